@@ -1,0 +1,3 @@
+from pdf_core.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,106 @@
+"""Aggregation of every evaluation JSON into paper-style tables, DVC metrics and plots.
+
+Per (dataset, model, noise type, level): each train seed's accuracy is first averaged over the eval
+seeds, then mean ± std (sample std, ddof=1; 0 for a single seed) is taken over train seeds, as the
+paper reports it.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from pdf_core.io_utils import atomic_path, read_json, write_json, write_text
+
+log = logging.getLogger(__name__)
+
+KEYS = ["dataset", "model", "noise_type", "noise_level"]
+EXTRA_METRICS = ["macro_f1", "nll", "ece", "weight_img_clean", "weight_img_noised", "weight_txt_clean",
+                 "weight_txt_noised"]
+
+
+def load_evaluations(paths: list[Path]) -> pd.DataFrame:
+    rows = []
+    for path in paths:
+        rec = read_json(path)
+        seed_dir = Path(path).parent.parent.name  # runs/<ds>/<model>/seed<k>/eval/<file>.json
+        if not seed_dir.startswith("seed"):
+            raise ValueError(f"{path}: expected runs/<dataset>/<model>/seed<k>/eval/<file>.json")
+        rec["seed"] = int(seed_dir[4:])
+        rows.append(rec)
+    if not rows:
+        raise ValueError("no evaluation files to aggregate; run the evaluate stage first")
+    return pd.DataFrame(rows)
+
+
+def summarize(evals: pd.DataFrame) -> pd.DataFrame:
+    metric_cols = ["accuracy"] + [c for c in EXTRA_METRICS if c in evals]
+    per_seed = evals.groupby(KEYS + ["seed"], as_index=False)[metric_cols].mean()
+    grouped = per_seed.groupby(KEYS)
+    summary = grouped["accuracy"].agg(n_runs="count", acc_mean="mean", acc_std="std").reset_index()
+    summary["acc_std"] = summary["acc_std"].fillna(0.0)
+    means = grouped[metric_cols[1:]].mean().reset_index() if len(metric_cols) > 1 else None
+    if means is not None:
+        summary = summary.merge(means.rename(columns={c: f"{c}_mean" for c in metric_cols[1:]}), on=KEYS)
+    return summary.sort_values(KEYS).reset_index(drop=True)
+
+
+def markdown_table(summary: pd.DataFrame) -> str:
+    """One table per dataset: rows = models, columns = noise type x level, cells = acc mean ± std (%)."""
+    lines = ["# Accuracy under test-time noise (mean ± std over train seeds, %)", ""]
+    for dataset, part in summary.groupby("dataset"):
+        cols = sorted({(t, l) for t, l in zip(part["noise_type"], part["noise_level"])})
+        lines += [f"## {dataset}", "",
+                  "| model | " + " | ".join(f"{t} ε={l:g}" for t, l in cols) + " |",
+                  "|---|" + "---|" * len(cols)]
+        for model, rows in part.groupby("model", sort=False):
+            cell = {(r.noise_type, r.noise_level): f"{100 * r.acc_mean:.2f} ± {100 * r.acc_std:.2f}"
+                    for r in rows.itertuples()}
+            lines.append(f"| {model} | " + " | ".join(cell.get(c, "–") for c in cols) + " |")
+        lines.append("")
+    n_runs = sorted(summary["n_runs"].unique())
+    lines.append(f"Train seeds per cell: {', '.join(map(str, n_runs))}.")
+    return "\n".join(lines) + "\n"
+
+
+def dvc_metrics(summary: pd.DataFrame) -> dict:
+    out: dict = {}
+    for r in summary.itertuples():
+        cell = out.setdefault(r.dataset, {}).setdefault(r.model, {})
+        cell[f"{r.noise_type}_{r.noise_level:g}"] = {"acc_mean": round(r.acc_mean, 6), "acc_std": round(r.acc_std, 6)}
+    return out
+
+
+def plot_accuracy(summary: pd.DataFrame, out_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = summary[["dataset", "noise_type"]].drop_duplicates().values.tolist()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (dataset, noise_type) in zip(axes[0], panels):
+        part = summary[(summary.dataset == dataset) & (summary.noise_type == noise_type)]
+        for model, rows in part.groupby("model"):
+            rows = rows.sort_values("noise_level")
+            ax.errorbar(rows.noise_level, 100 * rows.acc_mean, yerr=100 * rows.acc_std, marker="o", capsize=3, label=model)
+        ax.set(title=f"{dataset} — {noise_type} noise", xlabel="noise level ε", ylabel="accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(out_path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def aggregate(eval_paths: list[Path], out_dir: Path) -> pd.DataFrame:
+    out_dir = Path(out_dir)
+    summary = summarize(load_evaluations(eval_paths))
+    with atomic_path(out_dir / "summary.csv", suffix=".csv") as tmp:
+        summary.to_csv(tmp, index=False, float_format="%.6f")
+    write_text(out_dir / "summary.md", markdown_table(summary))
+    write_json(out_dir / "metrics.json", dvc_metrics(summary))
+    plot_accuracy(summary, out_dir / "accuracy_vs_noise.png")
+    log.info("aggregated %d evaluations into %d rows", len(eval_paths), len(summary))
+    return summary

@@ -1,0 +1,277 @@
+"""``python -m pdf_core <stage>``: every pipeline stage by hand. Snakemake rules call the same commands.
+
+Settings come from ``params.yaml`` (``--params``); paths default to the pipeline layout
+(:mod:`pdf_core.paths`) and can be overridden.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a hub unless the user asks for it
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+log = logging.getLogger("pdf_core")
+
+
+def _params(args):
+    from pdf_core.config import load_params
+
+    return load_params(args.params)
+
+
+def _dataset(params: dict, name: str) -> dict:
+    from pdf_core.config import ParamsError, dataset_config
+
+    if name not in params["datasets"]:
+        raise ParamsError(f"dataset {name!r} is not defined under 'datasets' in params.yaml "
+                          f"(defined: {', '.join(params['datasets'])})")
+    return dataset_config(params, name)
+
+
+def _write_marker(marker: str | None, root: Path) -> None:
+    """The pipeline's proof that raw data is in place: a small file naming the dataset root."""
+    if marker:
+        from pdf_core.io_utils import write_text
+
+        write_text(marker, f"{Path(root).resolve()}\n")
+
+
+def cmd_generate(args) -> None:
+    from pdf_core.data.synthetic import generate
+
+    ds = _dataset(_params(args), args.dataset)
+    if ds["kind"] != "synthetic":
+        raise ValueError(f"dataset {args.dataset!r} is of kind {ds['kind']}; use `download` for real data")
+    _write_marker(args.marker, generate(args.raw_dir or ds["raw_dir"], **ds["generate"]))
+
+
+def cmd_download(args) -> None:
+    from pdf_core.data.download import download_dataset
+    from pdf_core.data.splits import BUILDERS
+
+    ds = _dataset(_params(args), args.dataset)
+    if ds["kind"] == "synthetic":
+        raise ValueError(f"dataset {args.dataset!r} is synthetic; use `generate`")
+    raw_dir = Path(args.raw_dir or ds["raw_dir"])
+    import importlib
+
+    try:  # already extracted in raw_dir itself (e.g. a folder the user points at): no network
+        root = importlib.import_module(BUILDERS[ds["kind"]]).resolve_root(raw_dir)
+    except FileNotFoundError:
+        if "download" not in ds:
+            raise ValueError(f"dataset {args.dataset!r}: no data in {raw_dir} and no 'download' block in params.yaml")
+        root = download_dataset(args.dataset, ds["download"], raw_dir)
+    print(root)
+    _write_marker(args.marker, root)
+
+
+def cmd_splits(args) -> None:
+    from pdf_core.data.splits import build_splits
+
+    options = {k: v for k, v in (("rule", args.rule), ("seed", args.seed), ("text_decoding", args.text_decoding),
+                                 ("dev_size", args.dev_size)) if v is not None}
+    counts = build_splits(args.dataset, args.raw_dir, args.out_dir, options)
+    print(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+def cmd_glove(args) -> None:
+    from pdf_core import paths
+    from pdf_core.data.glove import extract_glove
+    from pdf_core.data.splits import SPLITS
+
+    ds = _dataset(_params(args), args.dataset)
+    splits = Path(args.splits_dir or paths.splits_dir(args.dataset))
+    extract_glove([splits / f"{s}.jsonl" for s in SPLITS], args.source or ds["glove_spec"]["source"],
+                  ds["glove_spec"].get("lowercase", True), args.out_dir or paths.glove_dir(args.dataset))
+
+
+def cmd_features(args) -> None:
+    from pdf_core import paths
+    from pdf_core.features.store import build_features
+
+    from pdf_core.data.splits import dataset_root
+
+    params = _params(args)
+    ds = _dataset(params, args.dataset)
+    root = dataset_root(ds["kind"], args.raw_dir or ds["raw_dir"], ds.get("download", {}).get("extracted_name"))
+    build_features(args.splits_dir or paths.splits_dir(args.dataset), root,
+                   args.out_dir or paths.features_dir(args.dataset), ds["text_encoder_spec"],
+                   params["features"]["image_size"], params["features"]["image_policy"])
+
+
+def cmd_encode(args) -> None:
+    import torch
+
+    from pdf_core import paths
+    from pdf_core.features.encoders import pick_device
+    from pdf_core.features.frozen import FrozenEncoders, encode_noisy_test, encode_split
+    from pdf_core.noise import NoiseCondition
+
+    params = _params(args)
+    ds = _dataset(params, args.dataset)
+    torch.manual_seed(0)
+    encoders = FrozenEncoders(ds, params["features"], paths.glove_dir(args.dataset), pick_device(params["train"]["device"]))
+    feats = paths.features_dir(args.dataset)
+    if args.noise_type is None:
+        for split in args.splits:
+            encode_split(encoders, feats, split, paths.frozen_clean(args.dataset, split))
+        return
+    for level in args.levels:
+        for eval_seed in args.eval_seeds:
+            cond = NoiseCondition(args.noise_type, level, eval_seed, params["noise"]["mode"])
+            encode_noisy_test(encoders, feats, cond, paths.frozen_noisy(args.dataset, args.noise_type, level, eval_seed))
+
+
+def _train_inputs(params, ds, hp, split):
+    from pdf_core import paths
+    from pdf_core.inputs import finetune_inputs, frozen_inputs
+
+    if hp["mode"] == "frozen":
+        return frozen_inputs(paths.frozen_clean(ds["name"], split))
+    return finetune_inputs(paths.features_dir(ds["name"]), split, ds, paths.glove_dir(ds["name"]))
+
+
+def _n_classes(dataset: str) -> int:
+    from pdf_core import paths
+    from pdf_core.io_utils import read_json
+
+    return len(read_json(paths.features_dir(dataset) / "classes.json"))
+
+
+def cmd_train(args) -> None:
+    from pdf_core import paths
+    from pdf_core.config import model_hparams
+    from pdf_core.train import train_run
+
+    params = _params(args)
+    ds, hp = _dataset(params, args.dataset), model_hparams(params, args.model)
+    metrics = train_run(args.model, hp, ds, params["features"], _n_classes(args.dataset), args.seed,
+                        _train_inputs(params, ds, hp, "train"), _train_inputs(params, ds, hp, "dev"),
+                        Path(args.run_dir or paths.run_dir(args.dataset, args.model, args.seed)))
+    print(metrics)
+
+
+def cmd_evaluate(args) -> None:
+    from functools import partial
+
+    from pdf_core import paths
+    from pdf_core.config import model_hparams
+    from pdf_core.evaluate import evaluate_run
+    from pdf_core.inputs import finetune_inputs, frozen_inputs
+    from pdf_core.noise import NoiseCondition
+
+    params = _params(args)
+    ds, hp = _dataset(params, args.dataset), model_hparams(params, args.model)
+    grid = params["grid"]
+    run = Path(args.run_dir or paths.run_dir(args.dataset, args.model, args.seed))
+    conditions = []
+    for noise_type in grid["noise_types"]:
+        for level in grid["noise_levels"]:
+            for eval_seed in grid["eval_seeds"]:
+                cond = NoiseCondition(noise_type, level, eval_seed, params["noise"]["mode"])
+                if hp["mode"] == "finetune":
+                    loader = partial(finetune_inputs, paths.features_dir(args.dataset), "test", ds,
+                                     paths.glove_dir(args.dataset), cond)
+                elif level == 0:  # nothing is noised at level 0: the clean test cache is that condition
+                    loader = partial(frozen_inputs, paths.frozen_clean(args.dataset, "test"))
+                else:
+                    loader = partial(frozen_inputs, paths.frozen_noisy(args.dataset, noise_type, level, eval_seed))
+                conditions.append((cond, loader))
+    evaluate_run(run / "model.pt", hp, ds, params["features"], _train_inputs(params, ds, hp, "train"),
+                 conditions, run / "eval")
+
+
+def cmd_aggregate(args) -> None:
+    from pdf_core.aggregate import aggregate
+
+    files = [Path(p) for p in args.evals] or sorted(Path("runs").glob("*/*/seed*/eval/*.json"))
+    aggregate(files, Path(args.out_dir))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pdf_core", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
+
+    def stage(name, func, help_text):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    p = stage("generate", cmd_generate, "generate the synthetic default dataset into its raw directory")
+    p.add_argument("--dataset", default="synthetic")
+    p.add_argument("--raw-dir", help="default: datasets.<name>.raw_dir")
+    p.add_argument("--marker", help="file to write the dataset root into when done (used by the pipeline)")
+
+    p = stage("download", cmd_download, "download (or pick up a hand-placed copy of) a real dataset")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--raw-dir", help="default: datasets.<name>.raw_dir")
+    p.add_argument("--marker", help="file to write the dataset root into when done (used by the pipeline)")
+
+    p = stage("splits", cmd_splits, "build {train,dev,test}.jsonl from raw labels and texts (never opens images)")
+    p.add_argument("--dataset", required=True, choices=["mvsa_single", "food101", "synthetic"], help="dataset kind")
+    p.add_argument("--raw-dir", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--rule", choices=["qmf", "merged", "random", "kaggle"], help="split rule (MVSA: qmf | merged)")
+    p.add_argument("--seed", type=int, help="seed of seeded split rules (default 0)")
+    p.add_argument("--text-decoding", choices=["latin-1", "auto"], help="MVSA text decoding (default latin-1)")
+    p.add_argument("--dev-size", type=int, help="Food-101 dev rows taken from train (default 5000)")
+
+    p = stage("glove", cmd_glove, "extract the GloVe vectors of the dataset vocabulary (one streaming pass)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--splits-dir")
+    p.add_argument("--source", help="override encoders.glove.<name>.source")
+    p.add_argument("--out-dir")
+
+    p = stage("features", cmd_features, "decode/validate/resize images into the uint8 store and tokenize texts")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--splits-dir")
+    p.add_argument("--raw-dir")
+    p.add_argument("--out-dir")
+
+    p = stage("encode", cmd_encode, "frozen-encoder features of clean splits, or of the test split under noise")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--splits", nargs="+", default=["train", "dev", "test"])
+    p.add_argument("--noise-type", choices=["gaussian", "salt_pepper"], help="encode noisy test conditions")
+    p.add_argument("--levels", nargs="+", type=float, default=[])
+    p.add_argument("--eval-seeds", nargs="+", type=int, default=[])
+
+    p = stage("train", cmd_train, "train one model for one seed")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--run-dir")
+
+    p = stage("evaluate", cmd_evaluate, "evaluate one trained run under every noise condition of the grid")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--run-dir")
+
+    p = stage("aggregate", cmd_aggregate, "summary.csv/.md, metrics.json and plots from evaluation JSONs")
+    p.add_argument("--out-dir", default="results")
+    p.add_argument("evals", nargs="*", help="evaluation JSONs (default: runs/*/*/seed*/eval/*.json)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from pdf_core.config import ParamsError
+
+    try:
+        args.func(args)
+    except (ParamsError, OSError, ValueError, RuntimeError) as exc:
+        if args.verbose:
+            raise
+        # one clear line for the user (file/row/key + what to do); --verbose shows the traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,112 @@
+"""Loading and validating ``params.yaml``, and resolving per-run settings from it.
+
+Validation runs before any job starts (the Snakefile calls :func:`validate_params`), and
+every error names the offending key so the user knows what to edit.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_PATH = PROJECT_ROOT / "workflow" / "schemas" / "params.schema.yaml"
+
+# Keys of `train` that a `models.<name>` block may override; the rest of a model block is
+# model-specific hyper-parameters.
+TRAIN_KEYS = (
+    "mode", "device", "max_epochs", "patience", "micro_batch", "grad_accum", "optimizer", "lr",
+    "weight_decay", "warmup", "lr_patience", "lr_factor", "dropout",
+)
+
+
+class ParamsError(ValueError):
+    """params.yaml is invalid; the message names the key and what to do."""
+
+
+def _key_path(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = _key_path(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        keys = ", ".join(repr(k) for k in extra)
+        hint = f"; allowed keys here: {', '.join(allowed)}" if allowed else ""
+        return f"unknown key {keys} under '{where}'{hint}"
+    if error.validator == "propertyNames":
+        return f"'{where}': {error.message}"
+    if error.validator == "required":
+        return f"missing key under '{where}': {error.message}"
+    if error.validator == "enum":
+        return f"'{where}': {error.instance!r} is not one of {error.validator_value}"
+    return f"'{where}': {error.message}"
+
+
+def load_schema() -> dict:
+    with open(SCHEMA_PATH, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def validate_params(params: dict, source: str = "params.yaml") -> dict:
+    """Check ``params`` against the schema and the cross-references the schema cannot express."""
+    validator = jsonschema.Draft202012Validator(load_schema())
+    errors = sorted(validator.iter_errors(params), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        # The most specific error first: a deep path says more than "is not valid under any schema".
+        best = max(errors, key=lambda e: len(e.absolute_path))
+        raise ParamsError(f"{source}: {_describe(best)}")
+    problems = []
+    for i, name in enumerate(params["grid"]["datasets"]):
+        if name not in params["datasets"]:
+            problems.append(f"'grid.datasets[{i}]': dataset {name!r} has no block under 'datasets' "
+                            f"(defined: {', '.join(params['datasets'])})")
+    for name, ds in params["datasets"].items():
+        for role, key in (("text", "text_encoder"), ("image", "image_encoder"), ("glove", "glove")):
+            if ds[key] not in params["encoders"][role]:
+                problems.append(f"'datasets.{name}.{key}': {ds[key]!r} is not defined under 'encoders.{role}' "
+                                f"(defined: {', '.join(params['encoders'][role])})")
+        if ds["kind"] == "synthetic" and "generate" not in ds:
+            problems.append(f"'datasets.{name}': kind synthetic needs a 'generate' block")
+    if problems:
+        raise ParamsError(f"{source}: " + "; ".join(problems))
+    return params
+
+
+def load_params(path: str | Path = "params.yaml") -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(f"{path}: file not found; run from the project root or pass --params")
+    with open(path, encoding="utf-8") as fh:
+        try:
+            params = yaml.safe_load(fh)
+        except yaml.YAMLError as exc:
+            raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(params, dict):
+        raise ParamsError(f"{path}: expected a mapping at the top level")
+    return validate_params(params, source=str(path))
+
+
+def model_hparams(params: dict, model: str) -> dict[str, Any]:
+    """`train` defaults overlaid with the `models.<model>` block: everything one run of `model` uses."""
+    hp = copy.deepcopy(params["train"])
+    hp.update(copy.deepcopy(params.get("models", {}).get(model) or {}))
+    return hp
+
+
+def dataset_config(params: dict, dataset: str) -> dict[str, Any]:
+    """The dataset block with its encoder specs resolved by name."""
+    ds = copy.deepcopy(params["datasets"][dataset])
+    ds["name"] = dataset
+    ds["text_encoder_spec"] = dict(params["encoders"]["text"][ds["text_encoder"]], name=ds["text_encoder"])
+    ds["image_encoder_spec"] = dict(params["encoders"]["image"][ds["image_encoder"]], name=ds["image_encoder"])
+    ds["glove_spec"] = dict(params["encoders"]["glove"][ds["glove"]], name=ds["glove"])
+    return ds

@@ -1,0 +1,1 @@
+"""Raw data: generation (synthetic default), download, split building, GloVe extraction."""

@@ -1,0 +1,71 @@
+"""Split building: raw labels + texts -> ``{train,dev,test}.jsonl``. Never opens images.
+
+Each dataset kind has a builder ``build_splits(raw_dir, options) -> {split: rows}``; rows are
+``{"id", "label", "text", "img"}`` with ``img`` relative to the dataset root (:func:`dataset_root`).
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from collections import Counter
+from pathlib import Path
+
+from pdf_core.io_utils import write_jsonl
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "dev", "test")
+# dataset kind -> module holding its build_splits(raw_dir, options)
+BUILDERS = {
+    "synthetic": "pdf_core.data.synthetic",
+    "mvsa_single": "pdf_core.data.mvsa",
+    "food101": "pdf_core.data.food101",
+}
+
+
+def dataset_root(kind: str, raw_dir: str | Path, extracted_name: str | None = None) -> Path:
+    """The folder the split rows' ``img`` paths are relative to.
+
+    Real datasets may sit in ``raw_dir`` itself or in ``raw_dir/<extracted_name>`` (after a download).
+    """
+    raw_dir = Path(raw_dir)
+    module = importlib.import_module(BUILDERS[kind])
+    if not hasattr(module, "resolve_root"):
+        return raw_dir
+    try:
+        return module.resolve_root(raw_dir)
+    except FileNotFoundError:
+        return raw_dir / extracted_name if extracted_name else raw_dir
+
+
+def check_rows(rows_by_split: dict[str, list[dict]], where: str) -> None:
+    """Refuse duplicate ids and rows missing a field, naming the split and row."""
+    seen: dict[str, str] = {}
+    for split, rows in rows_by_split.items():
+        for i, row in enumerate(rows):
+            for key in ("id", "label", "text", "img"):
+                if key not in row:
+                    raise ValueError(f"{where}: {split} row {i} has no {key!r}")
+            if row["id"] in seen:
+                raise ValueError(f"{where}: duplicate id {row['id']!r} in {seen[row['id']]} and {split}; "
+                                 f"each sample must appear once")
+            seen[row["id"]] = split
+
+
+def build_splits(kind: str, raw_dir: str | Path, out_dir: str | Path, options: dict | None = None) -> dict[str, int]:
+    """Build and write the three splits; returns the row count per split."""
+    if kind not in BUILDERS:
+        raise ValueError(f"unknown dataset kind {kind!r}; known: {', '.join(BUILDERS)}")
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    if not raw_dir.exists():
+        raise FileNotFoundError(f"{raw_dir}: raw data not found; run `python -m pdf_core download` "
+                                f"(or `generate` for the synthetic dataset) first")
+    builder = importlib.import_module(BUILDERS[kind]).build_splits
+    rows_by_split = builder(raw_dir, dict(options or {}))
+    check_rows(rows_by_split, str(raw_dir))
+    counts = {}
+    for split in SPLITS:
+        write_jsonl(out_dir / f"{split}.jsonl", rows_by_split[split])
+        counts[split] = len(rows_by_split[split])
+        log.info("%s: %d rows, classes %s", split, counts[split], dict(Counter(r["label"] for r in rows_by_split[split])))
+    return counts

@@ -1,0 +1,80 @@
+"""Evaluation of one trained run under every test-time noise condition of the grid.
+
+One JSON per condition: ``<run_dir>/eval/<noise_type>_<level>_e<eval_seed>.json`` with accuracy,
+macro-F1, NLL, ECE and — for models that report fusion weights — the mean weight per modality
+split by whether that modality of the sample was noised (the quantity QMF claims to get right).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pdf_core import metrics
+from pdf_core.features.encoders import pick_device
+from pdf_core.inputs import SplitInputs, build_run_model
+from pdf_core.io_utils import write_json
+from pdf_core.noise import NoiseCondition
+from pdf_core.train import predict
+
+log = logging.getLogger(__name__)
+
+
+def level_name(level: float) -> str:
+    """File-name form of a noise level: 5 -> '5', 2.5 -> '2.5'."""
+    return f"{float(level):g}"
+
+
+def eval_filename(noise_type: str, level: float, eval_seed: int) -> str:
+    return f"{noise_type}_{level_name(level)}_e{eval_seed}.json"
+
+
+def _mean_or_none(values: np.ndarray) -> float | None:
+    return float(values.mean()) if len(values) else None
+
+
+def condition_metrics(pred: dict[str, np.ndarray], inputs: SplitInputs, n_classes: int) -> dict:
+    logits, labels = pred["logits"], inputs.labels
+    out = {
+        "n": int(len(labels)),
+        "accuracy": metrics.accuracy(logits, labels),
+        "macro_f1": metrics.macro_f1(logits, labels, n_classes),
+        "nll": metrics.nll(logits, labels),
+        "ece": metrics.ece(logits, labels),
+        "frac_image_noised": float(inputs.image_noised.mean()),
+        "frac_text_noised": float(inputs.text_noised.mean()),
+    }
+    for modality, flags in (("img", inputs.image_noised), ("txt", inputs.text_noised)):
+        key = f"weight_{modality}"
+        if key in pred:
+            out[f"{key}_mean"] = float(pred[key].mean())
+            out[f"{key}_noised"] = _mean_or_none(pred[key][flags])
+            out[f"{key}_clean"] = _mean_or_none(pred[key][~flags])
+    return out
+
+
+def evaluate_run(checkpoint: Path, hp: dict, ds: dict, features_cfg: dict, train_inputs: SplitInputs,
+                 conditions: list[tuple[NoiseCondition, SplitInputs | callable]], out_dir: Path) -> list[Path]:
+    """Evaluate ``checkpoint`` on each (condition, inputs) pair; inputs may be a zero-argument loader."""
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    model_name, n_classes = ckpt["model_name"], ckpt["n_classes"]
+    device = pick_device(hp["device"])
+    model = build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs)
+    if ckpt["hp"] != hp or ckpt["n_train"] != len(train_inputs):
+        raise ValueError(f"{checkpoint}: checkpoint config differs from params.yaml for {model_name} "
+                         f"(saved {ckpt['hp']}, now {hp}); retrain this run")
+    model.load_state_dict(ckpt["model"])
+    model.to(device)
+    written = []
+    for cond, inputs in conditions:
+        inputs = inputs() if callable(inputs) else inputs
+        result = condition_metrics(predict(model, inputs, device), inputs, n_classes)
+        result.update(noise_type=cond.noise_type, noise_level=cond.level, eval_seed=cond.eval_seed,
+                      noise_mode=cond.mode, model=model_name, dataset=ds["name"])
+        path = Path(out_dir) / eval_filename(cond.noise_type, cond.level, cond.eval_seed)
+        write_json(path, result)
+        written.append(path)
+        log.info("%s eps=%g e%d: acc %.4f", cond.noise_type, cond.level, cond.eval_seed, result["accuracy"])
+    return written

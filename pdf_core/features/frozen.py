@@ -1,0 +1,95 @@
+"""Frozen-encoder features: run each encoder once per sample and noise condition.
+
+The heads of every model then train and evaluate on these caches — the fast path on CPUs and for
+quick studies. Noise is applied to the stored uint8 images and raw texts *before* encoding, so a
+noisy cache is exactly what the end-to-end path would see.
+
+A cache (``.npz``) holds ``txt`` [N, Dt] (pooled text encoder output), ``img`` [N, R, Di] (image
+regions), ``bow`` [N, Dg] (sum of GloVe vectors), ``labels``, and the per-sample ``image_noised`` /
+``text_noised`` flags.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pdf_core.data.glove import load_glove
+from pdf_core.features.encoders import ImageEncoder, TextEncoder, load_tokenizer, tokenize
+from pdf_core.features.store import load_split
+from pdf_core.io_utils import atomic_path
+from pdf_core.noise import NoiseCondition, TestNoiser
+from pdf_core.text import words
+
+log = logging.getLogger(__name__)
+
+
+def bag_of_words(texts: list[str], vocab: dict[str, int], vectors: np.ndarray, lowercase: bool) -> np.ndarray:
+    """Sum of the GloVe vectors of each text's words; unknown words (and masked '_') add nothing."""
+    out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+    for i, text in enumerate(texts):
+        idx = [vocab[w] for w in words(text, lowercase) if w in vocab]
+        if idx:
+            out[i] = vectors[idx].sum(0)
+    return out
+
+
+class FrozenEncoders:
+    """The three encoders of one dataset, in eval mode, on one device."""
+
+    def __init__(self, ds: dict, features: dict, glove_dir: Path, device: torch.device):
+        self.device = device
+        self.text_spec, self.glove_spec = ds["text_encoder_spec"], ds["glove_spec"]
+        self.tokenizer = load_tokenizer(self.text_spec)
+        self.text = TextEncoder(self.text_spec).to(device).eval()
+        self.image = ImageEncoder(ds["image_encoder_spec"], features["crop_size"], features["mean"],
+                                  features["std"]).to(device).eval()
+        self.glove_vocab, self.glove_vectors = load_glove(glove_dir)
+        self.batch_size = features["encode_batch_size"]
+
+    @torch.inference_mode()
+    def encode(self, images: np.ndarray, texts: list[str], noiser: TestNoiser | None, desc: str) -> dict:
+        n = len(texts)
+        txt_out, img_out, bow_out = [], [], []
+        for start in tqdm(range(0, n, self.batch_size), desc=desc, unit="batch", mininterval=2):
+            chunk = np.asarray(images[start:start + self.batch_size])
+            chunk_texts = texts[start:start + self.batch_size]
+            if noiser is not None:
+                chunk, chunk_texts = noiser.images(chunk, start), noiser.texts(chunk_texts, start)
+            img_out.append(self.image(torch.from_numpy(chunk).to(self.device)).float().cpu().numpy())
+            tok = tokenize(self.tokenizer, chunk_texts, self.text_spec.get("max_length", 128))
+            txt_out.append(self.text(torch.from_numpy(tok["input_ids"]).to(self.device),
+                                     torch.from_numpy(tok["attention_mask"]).to(self.device)).float().cpu().numpy())
+            bow_out.append(bag_of_words(chunk_texts, self.glove_vocab, self.glove_vectors,
+                                        self.glove_spec.get("lowercase", True)))
+        return {"txt": np.concatenate(txt_out), "img": np.concatenate(img_out), "bow": np.concatenate(bow_out)}
+
+
+def save_cache(path: Path, arrays: dict) -> None:
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+
+def encode_split(encoders: FrozenEncoders, features_dir: Path, split: str, out_path: Path) -> None:
+    data = load_split(features_dir, split)
+    n = len(data["labels"])
+    arrays = encoders.encode(data["images"], data["texts"], None, desc=f"encode {split}")
+    save_cache(out_path, dict(arrays, labels=data["labels"], image_noised=np.zeros(n, bool), text_noised=np.zeros(n, bool)))
+
+
+def encode_noisy_test(encoders: FrozenEncoders, features_dir: Path, cond: NoiseCondition, out_path: Path) -> None:
+    data = load_split(features_dir, "test")
+    noiser = TestNoiser(cond, len(data["labels"]))
+    arrays = encoders.encode(data["images"], data["texts"], noiser,
+                             desc=f"encode test {cond.noise_type} eps={cond.level:g} e{cond.eval_seed}")
+    save_cache(out_path, dict(arrays, labels=data["labels"], image_noised=noiser.image_noised,
+                              text_noised=noiser.text_noised))
+
+
+def load_cache(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as cache:
+        return {k: cache[k] for k in cache.files}

@@ -1,0 +1,109 @@
+"""Model inputs for one split or noise condition, in either training mode.
+
+* ``frozen``: the cached encoder features (``data/features/<ds>/frozen/*.npz``) as tensors.
+* ``finetune``: the uint8 image store, token ids and GloVe bag of words; the trainable encoders in
+  :class:`RunModel` turn them into features on the device. Test-time noise is applied here, on the
+  stored images and texts, exactly as the frozen path applies it before encoding.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from pdf_core.data.glove import load_glove
+from pdf_core.features.encoders import ImageEncoder, TextEncoder, load_tokenizer, tokenize
+from pdf_core.features.frozen import bag_of_words, load_cache
+from pdf_core.features.store import load_split
+from pdf_core.models import FusionModel, InputDims, build_model
+from pdf_core.noise import NoiseCondition, TestNoiser
+
+
+class SplitInputs:
+    """Arrays of one split; ``batch(idx)`` gives the tensors of a micro-batch on ``device``."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], labels: np.ndarray, image_noised=None, text_noised=None):
+        self.arrays, self.labels = arrays, labels
+        n = len(labels)
+        self.image_noised = np.zeros(n, bool) if image_noised is None else image_noised
+        self.text_noised = np.zeros(n, bool) if text_noised is None else text_noised
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batch(self, idx: np.ndarray, device: torch.device) -> dict[str, torch.Tensor]:
+        out = {k: torch.from_numpy(np.ascontiguousarray(v[idx])).to(device, non_blocking=True) for k, v in self.arrays.items()}
+        out["labels"] = torch.from_numpy(self.labels[idx]).to(device)
+        out["index"] = torch.from_numpy(np.asarray(idx, dtype=np.int64)).to(device)
+        return out
+
+
+def frozen_inputs(cache_path: Path) -> SplitInputs:
+    cache = load_cache(cache_path)
+    return SplitInputs({k: cache[k] for k in ("txt", "img", "bow")}, cache["labels"],
+                       cache["image_noised"], cache["text_noised"])
+
+
+def finetune_inputs(features_dir: Path, split: str, ds: dict, glove_dir: Path,
+                    cond: NoiseCondition | None = None) -> SplitInputs:
+    data = load_split(features_dir, split)
+    images, texts, tokens = data["images"], data["texts"], data["tokens"]
+    image_noised = text_noised = None
+    if cond is not None and cond.level > 0:
+        noiser = TestNoiser(cond, len(texts))
+        images = noiser.images(np.asarray(images), 0)
+        texts = noiser.texts(texts, 0)
+        tokens = tokenize(load_tokenizer(ds["text_encoder_spec"]), texts, ds["text_encoder_spec"].get("max_length", 128))
+        image_noised, text_noised = noiser.image_noised, noiser.text_noised
+    vocab, vectors = load_glove(glove_dir)
+    bow = bag_of_words(texts, vocab, vectors, ds["glove_spec"].get("lowercase", True))
+    return SplitInputs({"images": images, "input_ids": tokens["input_ids"],
+                        "attention_mask": tokens["attention_mask"], "bow": bow},
+                       data["labels"], image_noised, text_noised)
+
+
+class RunModel(nn.Module):
+    """A fusion model plus, in finetune mode, the trainable encoders feeding it."""
+
+    def __init__(self, fusion: FusionModel, text_encoder: nn.Module | None = None,
+                 image_encoder: nn.Module | None = None):
+        super().__init__()
+        self.fusion, self.text_encoder, self.image_encoder = fusion, text_encoder, image_encoder
+
+    def features(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        feats = {}
+        for key in self.fusion.inputs:
+            if key == "txt" and self.text_encoder is not None:
+                feats["txt"] = self.text_encoder(batch["input_ids"], batch["attention_mask"])
+            elif key == "img" and self.image_encoder is not None:
+                feats["img"] = self.image_encoder(batch["images"])
+            elif key in batch:
+                feats[key] = batch[key].float()
+        # models that need raw tokens (MMBT) read them from the batch directly
+        for key in ("input_ids", "attention_mask", "images"):
+            if key in batch:
+                feats.setdefault(key, batch[key])
+        return feats
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return self.fusion(self.features(batch))
+
+
+def build_run_model(model_name: str, hp: dict, ds: dict, features: dict, n_classes: int,
+                    train_inputs: SplitInputs) -> RunModel:
+    """The whole trainable model of one run; input sizes are read off the training inputs."""
+    n_train, a = len(train_inputs), train_inputs.arrays
+    if hp["mode"] == "frozen":
+        dims = InputDims(txt=a["txt"].shape[1], img_regions=a["img"].shape[1], img=a["img"].shape[2],
+                         bow=a["bow"].shape[1])
+        return RunModel(build_model(model_name, dims, n_classes, hp, n_train))
+    text_enc = TextEncoder(ds["text_encoder_spec"])
+    image_enc = ImageEncoder(ds["image_encoder_spec"], features["crop_size"], features["mean"], features["std"])
+    dims = InputDims(txt=text_enc.dim, img_regions=image_enc.num_regions, img=image_enc.dim,
+                     bow=a["bow"].shape[1])
+    fusion = build_model(model_name, dims, n_classes, hp, n_train)
+    return RunModel(fusion,
+                    text_enc if "txt" in fusion.inputs else None,
+                    image_enc if "img" in fusion.inputs else None)

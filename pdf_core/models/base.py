@@ -1,0 +1,56 @@
+"""What every model shares: input dimensions, unimodal heads, and the interface the trainer uses.
+
+A model consumes a *feature dict* — ``txt`` [B, Dt] (pooled text encoder output), ``img``
+[B, R, Di] (image regions), ``bow`` [B, Dg] (GloVe bag of words) — produced either from frozen
+caches or by trainable encoders (:mod:`pdf_core.models.encoders`). It returns a dict with at least
+``logits``; dynamic-fusion models add per-sample ``weight_txt`` / ``weight_img``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class InputDims:
+    txt: int          # pooled text feature size
+    img_regions: int  # num_image_embeds
+    img: int          # channels per region
+    bow: int          # GloVe dimension
+
+    @property
+    def img_flat(self) -> int:
+        return self.img_regions * self.img
+
+
+class FusionModel(nn.Module):
+    """Base class. Subclasses set ``inputs`` (which features they read) and implement forward/loss."""
+
+    inputs: tuple[str, ...] = ("txt", "img")
+
+    def __init__(self, dims: InputDims, n_classes: int, hp: dict, n_train: int):
+        super().__init__()
+        self.dims, self.n_classes, self.hp, self.n_train = dims, n_classes, hp, n_train
+
+    def forward(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def loss(self, out: dict[str, torch.Tensor], labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Training loss of one micro-batch; ``index`` = positions of the samples in the training set."""
+        return F.cross_entropy(out["logits"], labels)
+
+    def on_epoch_end(self, epoch: int) -> None:
+        """Hook for per-epoch state (QMF's history bookkeeping)."""
+
+
+def text_head(dims: InputDims, n_classes: int, dropout: float) -> nn.Module:
+    """BERT classifier head of the paper: dropout + linear on the pooled output."""
+    return nn.Sequential(nn.Dropout(dropout), nn.Linear(dims.txt, n_classes))
+
+
+def image_head(dims: InputDims, n_classes: int, dropout: float) -> nn.Module:
+    """Image classifier head of the paper: flatten the regions, dropout + linear."""
+    return nn.Sequential(nn.Flatten(1), nn.Dropout(dropout), nn.Linear(dims.img_flat, n_classes))

@@ -1,0 +1,83 @@
+"""QMF — Quality-aware Multimodal Fusion (Zhang et al., ICML 2023), as the official code does it.
+
+* confidence of a modality = ``logsumexp(logits) / 10`` (the negative energy at T = 1; the official
+  code computes ``log(sum(exp))``, which overflows — the stable form is always used here);
+* fused logits = ``txt_logits * c_txt.detach() + img_logits * c_img.detach()``;
+* loss = CE(txt) + CE(img) + CE(fused) + rank_weight * (rank(txt) + rank(img));
+* ranking term: a per-sample *cumulative* unimodal CE loss over all epochs (the history) is updated
+  first, min–max normalised over the training set; each sample is paired with the next one in the
+  batch (``roll(-1)``); target = sign of the history difference; ``MarginRankingLoss(margin=0)`` on
+  (c1, c2 + |h1 - h2| / target) with label ``-target``, so a sample with larger historical loss is
+  pushed to lower confidence.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from pdf_core.models.base import FusionModel, image_head, text_head
+
+ENERGY_SCALE = 10.0  # the official code divides the energy by 10
+
+
+def energy_confidence(logits: torch.Tensor) -> torch.Tensor:
+    """Negative free energy at T = 1, scaled: ``logsumexp(logits) / 10`` (stable form)."""
+    return torch.logsumexp(logits, dim=1) / ENERGY_SCALE
+
+
+def fuse(txt_logits, img_logits, txt_conf, img_conf) -> torch.Tensor:
+    """Confidence-weighted sum; the weights are detached, as in the official code."""
+    return txt_logits * txt_conf.detach().unsqueeze(1) + img_logits * img_conf.detach().unsqueeze(1)
+
+
+def normalized_history(history: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Min–max normalisation of the cumulative losses of ``index`` over the whole training set."""
+    lo, hi = history.min(), history.max()
+    return (history[index] - lo) / (hi - lo).clamp(min=1e-12)
+
+
+def rank_targets(history: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pair each sample with the next in the batch; returns (index2, target, margin)."""
+    index2 = torch.roll(index, -1)
+    h1, h2 = normalized_history(history, index), normalized_history(history, index2)
+    target = torch.sign(h1 - h2)
+    return index2, target, (h1 - h2).abs()
+
+
+def rank_loss(confidence: torch.Tensor, history: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    _, target, margin = rank_targets(history, index)
+    target, margin = target.to(confidence.dtype), margin.to(confidence.dtype)
+    conf2 = torch.roll(confidence, -1)
+    # target 0 (equal histories) divides the margin by 1, as the official code does
+    safe_target = torch.where(target == 0, torch.ones_like(target), target)
+    return F.margin_ranking_loss(confidence, conf2 + margin / safe_target, -target, margin=0.0)
+
+
+class QMF(FusionModel):
+    inputs = ("txt", "img")
+
+    def __init__(self, dims, n_classes, hp, n_train):
+        super().__init__(dims, n_classes, hp, n_train)
+        self.txt_head = text_head(dims, n_classes, hp["dropout"])
+        self.img_head = image_head(dims, n_classes, hp["dropout"])
+        self.rank_weight = hp.get("rank_weight", 1.0)
+        # Cumulative per-sample CE loss of each modality over all epochs; a buffer so checkpoints carry it.
+        self.register_buffer("txt_history", torch.zeros(n_train, dtype=torch.float64))
+        self.register_buffer("img_history", torch.zeros(n_train, dtype=torch.float64))
+
+    def forward(self, feats):
+        txt_logits, img_logits = self.txt_head(feats["txt"]), self.img_head(feats["img"])
+        txt_conf, img_conf = energy_confidence(txt_logits), energy_confidence(img_logits)
+        return {"logits": fuse(txt_logits, img_logits, txt_conf, img_conf), "txt_logits": txt_logits,
+                "img_logits": img_logits, "weight_txt": txt_conf, "weight_img": img_conf}
+
+    def loss(self, out, labels, index):
+        txt_ce = F.cross_entropy(out["txt_logits"], labels, reduction="none")
+        img_ce = F.cross_entropy(out["img_logits"], labels, reduction="none")
+        clf = F.cross_entropy(out["logits"], labels) + txt_ce.mean() + img_ce.mean()
+        # history first, then the ranking term (official order)
+        self.txt_history.index_add_(0, index, txt_ce.detach().double())
+        self.img_history.index_add_(0, index, img_ce.detach().double())
+        rank = rank_loss(out["weight_txt"], self.txt_history, index) + rank_loss(out["weight_img"], self.img_history, index)
+        return clf + self.rank_weight * rank
