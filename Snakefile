@@ -56,6 +56,20 @@ rule all:
         RESULTS,
 
 
+# Coarse targets for `dvc repro` stages (dvc.yaml) and for running part of the grid by hand.
+rule prepare_all:
+    input:
+        [f"data/features/{ds}/classes.json" for ds in DATASETS],
+        [str(paths.frozen_clean(ds, s)) for ds in DATASETS for s in ("train", "dev", "test")],
+        [str(paths.frozen_noisy(ds, t, lvl, e)) for ds in DATASETS for t in GRID["noise_types"]
+         for lvl in noisy_levels() for e in GRID["eval_seeds"]],
+
+
+rule evaluate_all:
+    input:
+        ALL_EVALS,
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"

@@ -9,6 +9,16 @@
   batch (``roll(-1)``); target = sign of the history difference; ``MarginRankingLoss(margin=0)`` on
   (c1, c2 + |h1 - h2| / target) with label ``-target``, so a sample with larger historical loss is
   pushed to lower confidence.
+
+Switches for the official code's known defects (params ``models.qmf``; defaults = as above):
+
+* ``history_norm: observed`` (default) — min–max over the training set's current histories.
+  ``history_norm: epoch_counter`` — the official ``History.max_correctness`` variant: the maximum is a
+  counter that starts at 1 and grows by 1 at the end of every epoch after the first (it counted
+  epochs of 0/1 correctness in CRL, where it was the true maximum); with cumulative *losses* it is
+  unrelated to their scale, so normalised values leave [0, 1] and the margins are mis-scaled.
+  The minimum stays the observed one. The counter is a buffer, so resumed runs keep it.
+* The numerically unstable ``log(sum(exp))`` of the official energy is never reproduced.
 """
 from __future__ import annotations
 
@@ -31,22 +41,32 @@ def fuse(txt_logits, img_logits, txt_conf, img_conf) -> torch.Tensor:
     return txt_logits * txt_conf.detach().unsqueeze(1) + img_logits * img_conf.detach().unsqueeze(1)
 
 
-def normalized_history(history: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Min–max normalisation of the cumulative losses of ``index`` over the whole training set."""
-    lo, hi = history.min(), history.max()
-    return (history[index] - lo) / (hi - lo).clamp(min=1e-12)
+def normalized_history(history: torch.Tensor, index: torch.Tensor, hi: torch.Tensor | float | None = None) -> torch.Tensor:
+    """Min–max normalisation of the cumulative losses of ``index`` over the whole training set.
+
+    ``hi`` replaces the observed maximum (the official ``max_correctness`` counter). A denominator
+    below 1e-12 in size becomes 1e-12; a *negative* one (counter below the smallest history, possible
+    with ``epoch_counter``) is kept, flipping every target exactly as the official code does.
+    """
+    lo = history.min()
+    hi = history.max() if hi is None else torch.as_tensor(hi, dtype=history.dtype, device=history.device)
+    span = hi - lo
+    span = torch.where(span.abs() < 1e-12, torch.full_like(span, 1e-12), span)
+    return (history[index] - lo) / span
 
 
-def rank_targets(history: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def rank_targets(history: torch.Tensor, index: torch.Tensor,
+                 hi: torch.Tensor | float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pair each sample with the next in the batch; returns (index2, target, margin)."""
     index2 = torch.roll(index, -1)
-    h1, h2 = normalized_history(history, index), normalized_history(history, index2)
+    h1, h2 = normalized_history(history, index, hi), normalized_history(history, index2, hi)
     target = torch.sign(h1 - h2)
     return index2, target, (h1 - h2).abs()
 
 
-def rank_loss(confidence: torch.Tensor, history: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    _, target, margin = rank_targets(history, index)
+def rank_loss(confidence: torch.Tensor, history: torch.Tensor, index: torch.Tensor,
+              hi: torch.Tensor | float | None = None) -> torch.Tensor:
+    _, target, margin = rank_targets(history, index, hi)
     target, margin = target.to(confidence.dtype), margin.to(confidence.dtype)
     conf2 = torch.roll(confidence, -1)
     # target 0 (equal histories) divides the margin by 1, as the official code does
@@ -62,9 +82,15 @@ class QMF(FusionModel):
         self.txt_head = text_head(dims, n_classes, hp["dropout"])
         self.img_head = image_head(dims, n_classes, hp["dropout"])
         self.rank_weight = hp.get("rank_weight", 1.0)
+        self.history_norm = hp.get("history_norm", "observed")
+        if self.history_norm not in ("observed", "epoch_counter"):
+            raise ValueError(f"qmf history_norm must be 'observed' or 'epoch_counter', not {self.history_norm!r}")
         # Cumulative per-sample CE loss of each modality over all epochs; a buffer so checkpoints carry it.
         self.register_buffer("txt_history", torch.zeros(n_train, dtype=torch.float64))
         self.register_buffer("img_history", torch.zeros(n_train, dtype=torch.float64))
+        if self.history_norm == "epoch_counter":
+            # the official max_correctness counter; only registered when used, so default checkpoints keep their keys
+            self.register_buffer("max_correctness", torch.ones((), dtype=torch.float64))
 
     def forward(self, feats):
         txt_logits, img_logits = self.txt_head(feats["txt"]), self.img_head(feats["img"])
@@ -79,5 +105,11 @@ class QMF(FusionModel):
         # history first, then the ranking term (official order)
         self.txt_history.index_add_(0, index, txt_ce.detach().double())
         self.img_history.index_add_(0, index, img_ce.detach().double())
-        rank = rank_loss(out["weight_txt"], self.txt_history, index) + rank_loss(out["weight_img"], self.img_history, index)
+        hi = self.max_correctness if self.history_norm == "epoch_counter" else None
+        rank = (rank_loss(out["weight_txt"], self.txt_history, index, hi)
+                + rank_loss(out["weight_img"], self.img_history, index, hi))
         return clf + self.rank_weight * rank
+
+    def on_epoch_end(self, epoch: int) -> None:
+        if self.history_norm == "epoch_counter" and epoch > 1:  # official History.max_correctness_update(epoch)
+            self.max_correctness += 1

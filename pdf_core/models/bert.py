@@ -1,0 +1,20 @@
+"""``bert``: text-only baseline — the pooled BERT output -> dropout + linear.
+
+In ``frozen`` mode the pooled vector comes from the feature cache; in ``finetune`` mode from the
+trainable :class:`~pdf_core.features.encoders.TextEncoder` that :class:`~pdf_core.inputs.RunModel`
+runs in front of this head.
+"""
+from __future__ import annotations
+
+from pdf_core.models.base import FusionModel, text_head
+
+
+class Bert(FusionModel):
+    inputs = ("txt",)
+
+    def __init__(self, dims, n_classes, hp, n_train):
+        super().__init__(dims, n_classes, hp, n_train)
+        self.clf = text_head(dims, n_classes, hp["dropout"])
+
+    def forward(self, feats):
+        return {"logits": self.clf(feats["txt"])}

@@ -1,0 +1,121 @@
+"""``pdf``: Predictive Dynamic Fusion (Cao et al., ICML 2024) on text and image, as its official
+code (``latefusion_pdf``) does it.
+
+* Unimodal heads as in late fusion: ``txt_logits`` from the pooled text vector, ``img_logits`` from
+  the flattened image regions.
+* A confidence net per modality, fed the *detached* features, predicts the true-class probability
+  (TCP) ``p_m = softmax(logits_m)[y]`` of that modality's classifier; it is trained with
+  ``L1(pred_m, p_m.detach())``. The official net is Linear(d, 2d) -> Linear(2d, d) -> Linear(d, 1)
+  -> Sigmoid with *no* activation between the linears (``confnet_activation: none``, the default;
+  ``relu`` inserts ReLUs). ``confnet_hidden`` (default ``[2d, d]``) overrides the widths.
+* Mono-confidence = the predicted TCP ``c_m``; holo-confidence
+  ``h_txt = log c_img / log(c_txt c_img)``, ``h_img = log c_txt / log(c_txt c_img)``.
+  Co-belief ``cb_m = c_m + h_m`` (both detached); fusion weights ``w = softmax(cb_txt, cb_img)``;
+  fused logits ``w_txt * txt_logits + w_img * img_logits`` (weights detached).
+* Relative calibration (evaluation only, ``calibrate: true``): distribution uniformity of a
+  modality ``du_m = mean_k |softmax(logits_m)_k - 1/K|``; the less certain modality's co-belief is
+  scaled by ``du_m / du_other``, the other's by 1 (``rc_m = du_m / max(du_txt, du_img)``), before
+  the softmax.
+* Loss = CE(fused) + CE(txt) + CE(img) + L1(txt TCP) + L1(img TCP).
+
+Guards (the official code has none beyond ``+1e-8``): the predicted TCPs are clamped to
+``[eps, 1 - eps]`` before every log, so ``log(c_txt c_img) < 0`` and each holo-confidence lies in
+(0, 1) with ``h_txt + h_img = 1``; when both uniformities are 0 both calibration ratios are 1.
+Deviation: the official code validates (dev accuracy for model selection) without calibration and
+tests with it; here calibration follows ``model.eval()``, so dev selection sees calibrated weights.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from pdf_core.models.base import FusionModel, image_head, text_head
+
+TCP_EPS = 1e-6
+
+
+def confidence_net(in_dim: int, hidden: list[int], activation: str) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for size in hidden:
+        layers.append(nn.Linear(in_dim, size))
+        if activation == "relu":
+            layers.append(nn.ReLU())
+        in_dim = size
+    layers += [nn.Linear(in_dim, 1), nn.Sigmoid()]
+    return nn.Sequential(*layers)
+
+
+def true_class_prob(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return F.softmax(logits, dim=1).gather(1, labels.unsqueeze(1)).squeeze(1)
+
+
+def holo_confidence(conf_txt: torch.Tensor, conf_img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(h_txt, h_img) = (log c_img, log c_txt) / log(c_txt * c_img), with clamped logs."""
+    log_t = conf_txt.clamp(TCP_EPS, 1 - TCP_EPS).log()
+    log_i = conf_img.clamp(TCP_EPS, 1 - TCP_EPS).log()
+    denom = log_t + log_i  # < 0 strictly, thanks to the clamp
+    return log_i / denom, log_t / denom
+
+
+def distribution_uniformity(logits: torch.Tensor) -> torch.Tensor:
+    """mean_k |p_k - 1/K|: 0 for a uniform prediction, larger for a peaked one."""
+    probs = F.softmax(logits, dim=1)
+    return (probs - 1.0 / probs.shape[1]).abs().mean(dim=1)
+
+
+def relative_calibration(du_txt: torch.Tensor, du_img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Calibration factors (rc_txt, rc_img): 1 for the more certain modality, du_m / du_other for the other."""
+    top = torch.maximum(du_txt, du_img)
+    safe = top.clamp(min=1e-12)
+    both_uniform = top <= 0
+    rc_t = torch.where(both_uniform, torch.ones_like(du_txt), du_txt / safe)
+    rc_i = torch.where(both_uniform, torch.ones_like(du_img), du_img / safe)
+    return rc_t, rc_i
+
+
+def fusion_weights(conf_txt, conf_img, rc_txt=None, rc_img=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax over the (optionally calibrated) co-beliefs mono + holo of the two modalities."""
+    h_txt, h_img = holo_confidence(conf_txt, conf_img)
+    cb_txt, cb_img = conf_txt + h_txt, conf_img + h_img
+    if rc_txt is not None:
+        cb_txt, cb_img = cb_txt * rc_txt, cb_img * rc_img
+    w = torch.softmax(torch.stack([cb_txt, cb_img], dim=1), dim=1)
+    return w[:, 0], w[:, 1]
+
+
+class PDF(FusionModel):
+    inputs = ("txt", "img")
+
+    def __init__(self, dims, n_classes, hp, n_train):
+        super().__init__(dims, n_classes, hp, n_train)
+        self.txt_head = text_head(dims, n_classes, hp["dropout"])
+        self.img_head = image_head(dims, n_classes, hp["dropout"])
+        activation = hp.get("confnet_activation", "none")
+        hidden = hp.get("confnet_hidden")
+        txt_hidden = list(hidden) if hidden is not None else [2 * dims.txt, dims.txt]
+        img_hidden = list(hidden) if hidden is not None else [2 * dims.img_flat, dims.img_flat]
+        self.txt_conf = confidence_net(dims.txt, txt_hidden, activation)
+        self.img_conf = confidence_net(dims.img_flat, img_hidden, activation)
+        self.calibrate = bool(hp.get("calibrate", True))
+
+    def forward(self, feats):
+        txt_f, img_f = feats["txt"], feats["img"].flatten(1)
+        txt_logits, img_logits = self.txt_head(txt_f), self.img_head(feats["img"])
+        conf_txt = self.txt_conf(txt_f.detach()).squeeze(1)
+        conf_img = self.img_conf(img_f.detach()).squeeze(1)
+        rc_t = rc_i = None
+        if self.calibrate and not self.training:
+            rc_t, rc_i = relative_calibration(distribution_uniformity(txt_logits), distribution_uniformity(img_logits))
+        w_txt, w_img = fusion_weights(conf_txt.detach(), conf_img.detach(), rc_t, rc_i)
+        w_txt, w_img = w_txt.detach(), w_img.detach()
+        logits = w_txt.unsqueeze(1) * txt_logits + w_img.unsqueeze(1) * img_logits
+        return {"logits": logits, "txt_logits": txt_logits, "img_logits": img_logits,
+                "conf_txt": conf_txt, "conf_img": conf_img, "weight_txt": w_txt, "weight_img": w_img}
+
+    def loss(self, out, labels, index):
+        clf = (F.cross_entropy(out["logits"], labels) + F.cross_entropy(out["txt_logits"], labels)
+               + F.cross_entropy(out["img_logits"], labels))
+        tcp_txt = true_class_prob(out["txt_logits"], labels).detach()
+        tcp_img = true_class_prob(out["img_logits"], labels).detach()
+        return clf + F.l1_loss(out["conf_txt"], tcp_txt) + F.l1_loss(out["conf_img"], tcp_img)

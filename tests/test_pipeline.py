@@ -1,0 +1,119 @@
+"""End to end: the real Snakemake + DVC pipeline on a tiny synthetic config in a temp git repo.
+
+One flow, because every step needs the previous one's outputs:
+run -> nothing left to do -> dvc repro only records hashes -> a qmf hyper-parameter edit reruns only
+qmf's train/evaluate jobs and the aggregate -> dvc metrics diff shows the change -> reverting the
+edit reproduces the first run's metrics exactly (determinism on CPU).
+"""
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.conftest import PROJECT_ROOT, snakemake_exe
+
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "grid": {"datasets": ["synthetic"], "models": ["latefusion", "qmf"], "seeds": [1, 2],
+             "noise_types": ["gaussian"], "noise_levels": [0, 10], "eval_seeds": [1]},
+    "train": {"max_epochs": 3, "patience": None},
+    "features": {"image_size": 64, "crop_size": 56},
+}
+
+
+def _tiny_params() -> dict:
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    for key, value in TINY.items():
+        params[key].update(value)
+    params["datasets"] = {"synthetic": params["datasets"]["synthetic"]}
+    params["datasets"]["synthetic"]["generate"].update(n_samples=90, image_size=96)
+    return params
+
+
+def _run(cmd, cwd, env, check=True):
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc.stdout + proc.stderr
+
+
+def _job_counts(dry_run_output: str) -> dict[str, int]:
+    """The 'Job stats' table of a Snakemake dry run as {rule: count}."""
+    counts, in_table = {}, False
+    for line in dry_run_output.splitlines():
+        if line.startswith("job ") and "count" in line:
+            in_table = True
+            continue
+        if in_table:
+            m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+            if m and m.group(1) != "total":
+                counts[m.group(1)] = int(m.group(2))
+            elif line.strip().startswith("total"):
+                break
+    return counts
+
+
+@pytest.fixture
+def repo(tmp_path, cli_env):
+    for name in ("Snakefile", "dvc.yaml", ".gitignore"):
+        shutil.copy(PROJECT_ROOT / name, tmp_path / name)
+    shutil.copytree(PROJECT_ROOT / "workflow", tmp_path / "workflow")
+    shutil.copytree(PROJECT_ROOT / "pdf_core", tmp_path / "pdf_core", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(_tiny_params(), sort_keys=False))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    _run(["git", "init", "-q"], tmp_path, cli_env)
+    _run(["dvc", "init", "-q"], tmp_path, cli_env)
+    _run(git + ["add", "-A"], tmp_path, cli_env)
+    _run(git + ["commit", "-qm", "init"], tmp_path, cli_env)
+    return tmp_path
+
+
+def test_pipeline_snakemake_and_dvc(repo, cli_env):
+    smk = [snakemake_exe(), "--cores", "2"]
+    _run(smk, repo, cli_env)
+    for name in ("summary.csv", "summary.md", "metrics.json", "accuracy_vs_noise.png"):
+        assert (repo / "results" / name).stat().st_size > 0, name
+    summary = (repo / "results" / "summary.md").read_text()
+    assert re.search(r"\| qmf \| \d+\.\d\d ± \d+\.\d\d \| \d+\.\d\d ± \d+\.\d\d \|", summary), summary
+    csv = (repo / "results" / "summary.csv").read_text().splitlines()
+    assert csv[0].startswith("dataset,model,noise_type,noise_level,n_runs,acc_mean,acc_std")
+    assert len(csv) == 1 + 2 * 2  # 2 models x 2 levels
+    first_metrics = json.loads((repo / "results" / "metrics.json").read_text())
+    qmf_eval = json.loads((repo / "runs/synthetic/qmf/seed1/eval/gaussian_10_e1.json").read_text())
+    assert qmf_eval["frac_image_noised"] > 0 and qmf_eval["weight_img_noised"] is not None
+    for log in ("logs/train/synthetic/qmf/seed1.log", "benchmarks/train/synthetic/qmf/seed1.tsv"):
+        assert (repo / log).exists(), log
+
+    assert "Nothing to be done" in _run(smk + ["-n"], repo, cli_env)
+
+    # DVC on top: repro only records hashes (Snakemake has nothing to do), then both agree.
+    _run(["dvc", "repro"], repo, cli_env)
+    assert "Nothing to be done" in _run(smk + ["-n"], repo, cli_env)
+    assert "up to date" in _run(["dvc", "status"], repo, cli_env).lower()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    _run(git + ["add", "-A"], repo, cli_env)
+    _run(["git", "add", "-f", "results/metrics.json", "dvc.lock"], repo, cli_env)
+    _run(git + ["commit", "-qm", "first run"], repo, cli_env)
+    assert "qmf" in _run(["dvc", "metrics", "show"], repo, cli_env)
+
+    # One qmf hyper-parameter: only qmf's jobs and the aggregate rerun.
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["models"]["qmf"]["rank_weight"] = 0.25
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    dry = _run(smk + ["-n"], repo, cli_env)
+    assert _job_counts(dry) == {"train": 2, "evaluate": 2, "aggregate": 1, "all": 1}, dry[-2000:]
+    assert "latefusion/seed1/model.pt" not in dry
+
+    _run(["dvc", "repro"], repo, cli_env)
+    diff = _run(["dvc", "metrics", "diff"], repo, cli_env)
+    assert "qmf" in diff and "latefusion" not in diff, diff
+
+    # Back to the committed value: the same seeds give the same metrics, bit for bit.
+    params["models"]["qmf"]["rank_weight"] = 1.0
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _run(smk, repo, cli_env)
+    assert json.loads((repo / "results" / "metrics.json").read_text()) == first_metrics
