@@ -10,8 +10,9 @@ token, next to the text tokens::
 The image part's [CLS]/[SEP] use BERT's word embeddings; their ids are read off the tokenized text
 (BERT tokenizers start every text with [CLS] and end its real tokens with [SEP]), and the text's own
 leading [CLS] is replaced by [SEP] as in MMBT. Position and segment embeddings, LayerNorm and dropout
-are BERT's own (``inputs_embeds`` path); the classifier reads BERT's pooler (the [CLS] vector when the
-model has no pooler) through dropout + linear.
+are BERT's own (``inputs_embeds`` path); the padding columns that no text of the batch uses are
+dropped before BERT runs (tokenizers pad on the right; the result is unchanged). The classifier
+reads BERT's pooler (the [CLS] vector when the model has no pooler) through dropout + linear.
 
 Needs ``feats["input_ids"]`` and ``feats["attention_mask"]`` (the tokenized text) and
 ``feats["img"]`` (regions) in both training modes. BERT comes from ``hp["text_encoder_source"]``
@@ -81,6 +82,9 @@ class MMBT(FusionModel):
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, img: torch.Tensor):
         """inputs_embeds, attention mask, token types and positions of the joint sequence."""
         ids, mask = input_ids.long(), attention_mask.long()
+        # drop the all-padding tail columns of the batch (right padding): same result, far less compute
+        keep = max(int(mask.sum(1).max()), 1)
+        ids, mask = ids[:, :keep], mask[:, :keep]
         bsz, n_txt = ids.shape
         n_img = img.shape[1] + 2
         word = self.bert.embeddings.word_embeddings

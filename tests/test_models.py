@@ -1,0 +1,130 @@
+"""Every model through the registry: forward shapes, loss.backward, and the MMBT specifics."""
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from pdf_core.inputs import RunModel
+from pdf_core.models import MODEL_REGISTRY, InputDims, build_model
+
+DIMS = InputDims(txt=8, img_regions=3, img=5, bow=4)
+N_CLASSES, B = 3, 4
+TINY_BERT = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, vocab_size=100)
+HP = {"dropout": 0.1, "hidden": [6], "bert_config": TINY_BERT}
+FUSION = {"latefusion", "tmc", "qmf", "pdf"}
+
+
+def random_feats(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    # token ids: [CLS]=1 ... [SEP]=2, right padding with 0
+    ids = torch.tensor([[1, 5, 6, 2, 0, 0], [1, 7, 2, 0, 0, 0], [1, 8, 9, 10, 11, 2], [1, 2, 0, 0, 0, 0]])
+    return {"txt": torch.randn(B, 8, generator=g), "img": torch.randn(B, 3, 5, generator=g),
+            "bow": torch.randn(B, 4, generator=g), "input_ids": ids, "attention_mask": (ids > 0).long()}
+
+
+def test_registry_matches_the_schema(project_root):
+    schema = yaml.safe_load((project_root / "workflow/schemas/params.schema.yaml").read_text())
+    assert set(MODEL_REGISTRY) == set(schema["$defs"]["modelName"]["enum"])
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_REGISTRY))
+def test_forward_shapes_and_backward(name):
+    torch.manual_seed(0)
+    model = build_model(name, DIMS, N_CLASSES, HP, n_train=10)
+    model.train()
+    out = model(random_feats())
+    assert out["logits"].shape == (B, N_CLASSES)
+    if name in FUSION:
+        assert out["weight_txt"].shape == (B,) and out["weight_img"].shape == (B,)
+    loss = model.loss(out, torch.tensor([0, 1, 2, 1]), torch.tensor([0, 3, 5, 9]))
+    assert loss.dim() == 0 and torch.isfinite(loss)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    model.on_epoch_end(1)
+    model.eval()
+    with torch.no_grad():
+        assert model(random_feats(1))["logits"].shape == (B, N_CLASSES)
+
+
+def test_concatbert_mlp_layout():
+    model = build_model("concatbert", DIMS, N_CLASSES, {"dropout": 0.2, "hidden": [6, 5]}, 10)
+    kinds = [type(m).__name__ for m in model.clf]
+    assert kinds == ["Linear", "BatchNorm1d", "ReLU", "Dropout"] * 2 + ["Linear"]
+    assert model.clf[0].in_features == 8 + 15
+    plain = build_model("concatbert", DIMS, N_CLASSES, {"dropout": 0.2}, 10)
+    assert [type(m).__name__ for m in plain.clf] == ["Linear"]
+
+
+def test_mmbt_sequence_layout():
+    model = build_model("mmbt", DIMS, N_CLASSES, HP, 10)
+    feats = random_feats()
+    embeds, mask, types, positions = model.embed(feats["input_ids"], feats["attention_mask"], feats["img"])
+    # 3 regions + [CLS] + [SEP] = 5 image tokens; text trimmed to its longest row (6 tokens)
+    assert embeds.shape == (B, 5 + 6, 16)
+    assert types[0].tolist() == [0] * 5 + [1] * 6
+    assert positions[0].tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 5]
+    assert mask[1].tolist() == [1] * 5 + [1, 1, 1, 0, 0, 0]
+    word = model.bert.embeddings.word_embeddings.weight
+    assert torch.equal(embeds[0, 0], word[1])                      # [CLS] opens the image part
+    assert torch.equal(embeds[0, 4], word[2]) and torch.equal(embeds[0, 5], word[2])  # [SEP] [SEP] text...
+    assert torch.allclose(embeds[0, 1:4], model.img_proj(feats["img"][0]))
+
+
+def test_mmbt_extra_padding_does_not_change_the_output():
+    torch.manual_seed(0)
+    model = build_model("mmbt", DIMS, N_CLASSES, HP, 10).eval()
+    feats = random_feats()
+    padded = dict(feats, input_ids=torch.cat([feats["input_ids"], torch.zeros(B, 4, dtype=torch.long)], 1),
+                  attention_mask=torch.cat([feats["attention_mask"], torch.zeros(B, 4, dtype=torch.long)], 1))
+    with torch.no_grad():
+        assert torch.allclose(model(feats)["logits"], model(padded)["logits"], atol=1e-5)
+
+
+def test_mmbt_freezing_schedule():
+    torch.manual_seed(0)
+    model = build_model("mmbt", DIMS, N_CLASSES, dict(HP, freeze_txt=2, freeze_img=1), 10)
+    params = list(model.parameters())
+    assert all(p.requires_grad for p in params)          # the optimizer, built next, sees every parameter
+    labels = torch.tensor([0, 1, 2, 1])
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        feats = random_feats()
+        feats["img"].requires_grad_(True)                # stands in for an upstream trainable image encoder
+        model.loss(model(feats), labels, None).backward()
+        return feats["img"].grad, next(model.bert.encoder.parameters()).grad
+
+    img_grad, enc_grad = step()                          # epoch 1: BERT layers and image encoder frozen
+    assert img_grad is None and enc_grad is None
+    assert model.img_proj.weight.grad is not None and model.bert.embeddings.word_embeddings.weight.grad is not None
+    model.on_epoch_end(1)                                # epoch 2: only BERT layers frozen
+    img_grad, enc_grad = step()
+    assert img_grad is not None and enc_grad is None
+    model.on_epoch_end(2)                                # epoch 3: everything trains
+    img_grad, enc_grad = step()
+    assert img_grad is not None and enc_grad is not None
+
+
+def test_mmbt_needs_a_bert_source():
+    with pytest.raises(ValueError, match="text_encoder_source"):
+        build_model("mmbt", DIMS, N_CLASSES, {"dropout": 0.1}, 10)
+
+
+def test_mmbt_in_a_frozen_mode_run_model_reads_tokens_from_the_batch():
+    torch.manual_seed(0)
+    run = RunModel(build_model("mmbt", DIMS, N_CLASSES, HP, 10))
+    feats = random_feats()
+    # the dtypes SplitInputs gives: float32 regions, int32 ids, int8 mask
+    batch = {"img": feats["img"], "input_ids": feats["input_ids"].int(),
+             "attention_mask": feats["attention_mask"].to(torch.int8), "labels": torch.zeros(B, dtype=torch.long)}
+    assert run(batch)["logits"].shape == (B, N_CLASSES)
+
+
+def test_mmbt_constructor_option_takes_a_bert_config():
+    from transformers import BertConfig
+
+    from pdf_core.models.mmbt import MMBT
+
+    model = MMBT(DIMS, N_CLASSES, {"dropout": 0.1}, 10, bert_config=BertConfig(**TINY_BERT))
+    assert model.bert.config.hidden_size == 16 and isinstance(model.clf, nn.Linear)
