@@ -49,11 +49,45 @@ def cmd_generate(args) -> None:
     _write_marker(args.marker, generate(args.raw_dir or ds["raw_dir"], **ds["generate"]))
 
 
+def download_glove(spec: dict, name: str) -> Path:
+    """Fetch a GloVe text file given as a zip URL; the .txt lands where ``source`` points."""
+    import shutil
+    import tempfile
+
+    from pdf_core.data.archive import safe_extract
+    from pdf_core.data.download import download_file
+
+    target = Path(spec["source"])
+    if target.exists():
+        return target
+    if "download" not in spec:
+        raise ValueError(f"encoders.glove.{name}: {target} does not exist and there is no 'download' block; "
+                         f"place the file there by hand")
+    url, sha256 = spec["download"]["url"], spec["download"]["sha256"]
+    archive = download_file(url, sha256, target.parent / Path(url or f"{target.stem}.zip").name,
+                            instructions=f"GloVe {name}: https://nlp.stanford.edu/projects/glove/")
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        extracted = safe_extract(archive, Path(tmp) / "x")
+        found = [p for p in extracted.rglob(target.name)]
+        if not found:
+            raise ValueError(f"{archive}: holds no {target.name}; check encoders.glove.{name}.source")
+        shutil.move(str(found[0]), target)
+    return target
+
+
 def cmd_download(args) -> None:
     from pdf_core.data.download import download_dataset
     from pdf_core.data.splits import BUILDERS
 
-    ds = _dataset(_params(args), args.dataset)
+    params = _params(args)
+    if args.glove:
+        if args.glove not in params["encoders"]["glove"]:
+            raise ValueError(f"--glove {args.glove!r} is not defined under encoders.glove")
+        print(download_glove(params["encoders"]["glove"][args.glove], args.glove))
+        return
+    if not args.dataset:
+        raise ValueError("give --dataset NAME or --glove NAME")
+    ds = _dataset(params, args.dataset)
     if ds["kind"] == "synthetic":
         raise ValueError(f"dataset {args.dataset!r} is synthetic; use `generate`")
     raw_dir = Path(args.raw_dir or ds["raw_dir"])
@@ -148,7 +182,7 @@ def cmd_train(args) -> None:
     from pdf_core.train import train_run
 
     params = _params(args)
-    ds, hp = _dataset(params, args.dataset), model_hparams(params, args.model)
+    ds, hp = _dataset(params, args.dataset), model_hparams(params, args.model, args.dataset)
     metrics = train_run(args.model, hp, ds, params["features"], _n_classes(args.dataset), args.seed,
                         _train_inputs(params, ds, hp, "train"), _train_inputs(params, ds, hp, "dev"),
                         Path(args.run_dir or paths.run_dir(args.dataset, args.model, args.seed)))
@@ -165,7 +199,7 @@ def cmd_evaluate(args) -> None:
     from pdf_core.noise import NoiseCondition
 
     params = _params(args)
-    ds, hp = _dataset(params, args.dataset), model_hparams(params, args.model)
+    ds, hp = _dataset(params, args.dataset), model_hparams(params, args.model, args.dataset)
     grid = params["grid"]
     run = Path(args.run_dir or paths.run_dir(args.dataset, args.model, args.seed))
     conditions = []
@@ -209,8 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw-dir", help="default: datasets.<name>.raw_dir")
     p.add_argument("--marker", help="file to write the dataset root into when done (used by the pipeline)")
 
-    p = stage("download", cmd_download, "download (or pick up a hand-placed copy of) a real dataset")
-    p.add_argument("--dataset", required=True)
+    p = stage("download", cmd_download, "download (or pick up a hand-placed copy of) a real dataset or GloVe file")
+    p.add_argument("--dataset", help="a dataset under `datasets`")
+    p.add_argument("--glove", help="a GloVe entry under `encoders.glove` with a `download` block")
     p.add_argument("--raw-dir", help="default: datasets.<name>.raw_dir")
     p.add_argument("--marker", help="file to write the dataset root into when done (used by the pipeline)")
 

@@ -95,10 +95,16 @@ def load_params(path: str | Path = "params.yaml") -> dict:
     return validate_params(params, source=str(path))
 
 
-def model_hparams(params: dict, model: str) -> dict[str, Any]:
-    """`train` defaults overlaid with the `models.<model>` block: everything one run of `model` uses."""
+def model_hparams(params: dict, model: str, dataset: str | None = None) -> dict[str, Any]:
+    """`train` defaults overlaid with the `models.<model>` block: everything one run of `model` uses.
+
+    With ``dataset``, also the dataset's text encoder source (MMBT builds its BERT from it).
+    """
     hp = copy.deepcopy(params["train"])
     hp.update(copy.deepcopy(params.get("models", {}).get(model) or {}))
+    if dataset is not None:
+        text_encoder = params["datasets"][dataset]["text_encoder"]
+        hp["text_encoder_source"] = params["encoders"]["text"][text_encoder]["source"]
     return hp
 
 

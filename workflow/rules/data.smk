@@ -51,6 +51,8 @@ rule glove:
     input:
         splits=expand("data/splits/{{dataset}}/{split}.jsonl", split=["train", "dev", "test"]),
         code=code("data/glove.py", "text.py"),
+        # a GloVe text file must be in place: `python -m pdf_core download --glove <name>` or by hand
+        source=lambda w: [] if ds_cfg(w)["glove_spec"]["source"].startswith("package:") else [ds_cfg(w)["glove_spec"]["source"]],
     output:
         vectors="data/glove/{dataset}/vectors.npy",
         vocab="data/glove/{dataset}/vocab.txt",
