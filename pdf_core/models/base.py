@@ -54,3 +54,17 @@ def text_head(dims: InputDims, n_classes: int, dropout: float) -> nn.Module:
 def image_head(dims: InputDims, n_classes: int, dropout: float) -> nn.Module:
     """Image classifier head of the paper: flatten the regions, dropout + linear."""
     return nn.Sequential(nn.Flatten(1), nn.Dropout(dropout), nn.Linear(dims.img_flat, n_classes))
+
+
+class LateFusionBase(FusionModel):
+    """Two unimodal classifiers — the paper's text head and image head — whose outputs a subclass fuses."""
+
+    inputs = ("txt", "img")
+
+    def __init__(self, dims: InputDims, n_classes: int, hp: dict, n_train: int):
+        super().__init__(dims, n_classes, hp, n_train)
+        self.txt_head = text_head(dims, n_classes, hp["dropout"])
+        self.img_head = image_head(dims, n_classes, hp["dropout"])
+
+    def unimodal_logits(self, feats: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.txt_head(feats["txt"]), self.img_head(feats["img"])

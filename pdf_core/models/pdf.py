@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from pdf_core.models.base import FusionModel, image_head, text_head
+from pdf_core.models.base import LateFusionBase
 
 TCP_EPS = 1e-6
 
@@ -84,13 +84,9 @@ def fusion_weights(conf_txt, conf_img, rc_txt=None, rc_img=None) -> tuple[torch.
     return w[:, 0], w[:, 1]
 
 
-class PDF(FusionModel):
-    inputs = ("txt", "img")
-
+class PDF(LateFusionBase):
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        self.txt_head = text_head(dims, n_classes, hp["dropout"])
-        self.img_head = image_head(dims, n_classes, hp["dropout"])
         activation = hp.get("confnet_activation", "none")
         hidden = hp.get("confnet_hidden")
         txt_hidden = list(hidden) if hidden is not None else [2 * dims.txt, dims.txt]
@@ -101,7 +97,7 @@ class PDF(FusionModel):
 
     def forward(self, feats):
         txt_f, img_f = feats["txt"], feats["img"].flatten(1)
-        txt_logits, img_logits = self.txt_head(txt_f), self.img_head(feats["img"])
+        txt_logits, img_logits = self.unimodal_logits(feats)
         conf_txt = self.txt_conf(txt_f.detach()).squeeze(1)
         conf_img = self.img_conf(img_f.detach()).squeeze(1)
         rc_t = rc_i = None

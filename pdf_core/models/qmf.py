@@ -23,10 +23,9 @@ Switches for the official code's known defects (params ``models.qmf``; defaults 
 from __future__ import annotations
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
-from pdf_core.models.base import FusionModel, image_head, text_head
+from pdf_core.models.base import LateFusionBase
 
 ENERGY_SCALE = 10.0  # the official code divides the energy by 10
 
@@ -74,13 +73,9 @@ def rank_loss(confidence: torch.Tensor, history: torch.Tensor, index: torch.Tens
     return F.margin_ranking_loss(confidence, conf2 + margin / safe_target, -target, margin=0.0)
 
 
-class QMF(FusionModel):
-    inputs = ("txt", "img")
-
+class QMF(LateFusionBase):
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        self.txt_head = text_head(dims, n_classes, hp["dropout"])
-        self.img_head = image_head(dims, n_classes, hp["dropout"])
         self.rank_weight = hp.get("rank_weight", 1.0)
         self.history_norm = hp.get("history_norm", "observed")
         if self.history_norm not in ("observed", "epoch_counter"):
@@ -93,7 +88,7 @@ class QMF(FusionModel):
             self.register_buffer("max_correctness", torch.ones((), dtype=torch.float64))
 
     def forward(self, feats):
-        txt_logits, img_logits = self.txt_head(feats["txt"]), self.img_head(feats["img"])
+        txt_logits, img_logits = self.unimodal_logits(feats)
         txt_conf, img_conf = energy_confidence(txt_logits), energy_confidence(img_logits)
         return {"logits": fuse(txt_logits, img_logits, txt_conf, img_conf), "txt_logits": txt_logits,
                 "img_logits": img_logits, "weight_txt": txt_conf, "weight_img": img_conf}

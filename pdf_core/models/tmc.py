@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from pdf_core.models.base import FusionModel, image_head, text_head
+from pdf_core.models.base import LateFusionBase
 
 EPS = 1e-8
 
@@ -66,13 +66,9 @@ def evidential_loss(alpha: torch.Tensor, labels: torch.Tensor, annealing_coef: f
     return (ce + annealing_coef * kl_to_uniform(alpha_tilde)).mean()
 
 
-class TMC(FusionModel):
-    inputs = ("txt", "img")
-
+class TMC(LateFusionBase):
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        self.txt_head = text_head(dims, n_classes, hp["dropout"])
-        self.img_head = image_head(dims, n_classes, hp["dropout"])
         self.annealing_epochs = hp.get("annealing_epochs", 10)
         # finished epochs; a buffer so a resumed run anneals from where it was
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
@@ -83,8 +79,8 @@ class TMC(FusionModel):
         return min(1.0, int(self.epochs_done) / self.annealing_epochs)
 
     def forward(self, feats):
-        txt_alpha = F.softplus(self.txt_head(feats["txt"])) + 1
-        img_alpha = F.softplus(self.img_head(feats["img"])) + 1
+        txt_logits, img_logits = self.unimodal_logits(feats)
+        txt_alpha, img_alpha = F.softplus(txt_logits) + 1, F.softplus(img_logits) + 1
         alpha = ds_combine(txt_alpha, img_alpha)
         _, u_txt = opinion(txt_alpha)
         _, u_img = opinion(img_alpha)
