@@ -10,6 +10,9 @@ from pdf_core.evaluate import eval_filename, level_name
 
 configfile: "params.yaml"
 
+
+report: "workflow/report/workflow.rst"
+
 try:
     validate_params(config, source=workflow.configfiles[-1] if workflow.configfiles else "params.yaml")
 except ParamsError as exc:

@@ -7,7 +7,7 @@ rule aggregate:
         evals=ALL_EVALS,
         code=code("aggregate.py"),
     output:
-        csv="results/summary.csv",
+        csv=report("results/summary.csv", category="Results", labels={"table": "summary (csv)"}),
         md=report("results/summary.md", category="Results", labels={"table": "accuracy (mean ± std)"}),
         metrics="results/metrics.json",
         plot=report("results/accuracy_vs_noise.png", category="Results", labels={"figure": "accuracy vs noise"}),

@@ -17,7 +17,8 @@ rule features:
     output:
         expand("data/features/{{dataset}}/{split}/{file}", split=["train", "dev", "test"], file=FEATURE_SPLIT_FILES),
         classes="data/features/{dataset}/classes.json",
-        report="data/features/{dataset}/data_report.json",
+        report=report("data/features/{dataset}/data_report.json", category="Data", subcategory="{dataset}",
+                      labels={"dataset": "{dataset}", "file": "data report"}),
     params:
         params_file=PARAMS_FILE,
         text_encoder=lambda w: ds_cfg(w)["text_encoder_spec"],

@@ -1,0 +1,42 @@
+"""The end-to-end (finetune) path on CPU: trainable MiniLM + EfficientNet-Lite0 on the uint8 store."""
+import json
+
+import pytest
+import yaml
+
+from pdf_core.config import dataset_config, model_hparams
+from pdf_core.data.glove import extract_glove
+from pdf_core.data.splits import SPLITS, build_splits
+from pdf_core.data.synthetic import generate
+from pdf_core.evaluate import evaluate_run
+from pdf_core.features.store import build_features
+from pdf_core.inputs import finetune_inputs
+from pdf_core.noise import NoiseCondition
+from pdf_core.train import train_run
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("model", ["qmf", "mmbt"])
+def test_finetune_trains_and_evaluates_under_noise(tmp_path, model):
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    params["train"].update(mode="finetune", max_epochs=1, micro_batch=8, grad_accum=1)
+    params["features"].update(image_size=64, crop_size=56)
+    ds = dataset_config(params, "synthetic")
+    hp = model_hparams(params, model, "synthetic")
+    hp.update(mode="finetune", max_epochs=1, micro_batch=8, grad_accum=1)
+    raw, splits, glove, feats = (tmp_path / d for d in ("raw", "splits", "glove", "feats"))
+    generate(raw, seed=0, n_samples=24, n_classes=3, image_size=64)
+    build_splits("synthetic", raw, splits, {"seed": 0})
+    extract_glove([splits / f"{s}.jsonl" for s in SPLITS], ds["glove_spec"]["source"], True, glove)
+    build_features(splits, raw, feats, ds["text_encoder_spec"], 64, "error")
+    train_inputs = finetune_inputs(feats, "train", ds, glove)
+    metrics = train_run(model, hp, ds, params["features"], 3, 1, train_inputs,
+                        finetune_inputs(feats, "dev", ds, glove), tmp_path / "run")
+    assert metrics["epochs_run"] == 1
+    cond = NoiseCondition("gaussian", 10, 1, "paper")
+    written = evaluate_run(tmp_path / "run" / "model.pt", hp, ds, params["features"], train_inputs,
+                           [(cond, lambda: finetune_inputs(feats, "test", ds, glove, cond))], tmp_path / "run" / "eval")
+    result = json.loads(written[0].read_text())
+    assert 0.0 <= result["accuracy"] <= 1.0 and result["frac_image_noised"] > 0
