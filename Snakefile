@@ -4,9 +4,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from pdf_core import paths
-from pdf_core.config import ParamsError, dataset_config, model_hparams, validate_params
-from pdf_core.evaluate import eval_filename, level_name
+from pdf_core.config import ParamsError, validate_params
 
 configfile: "params.yaml"
 
@@ -18,33 +16,8 @@ try:
 except ParamsError as exc:
     raise WorkflowError(str(exc)) from None
 
-# The CLI reads the same file the workflow was configured with (edit it, or pass --configfile).
-PARAMS_FILE = str(Path(workflow.configfiles[-1]).resolve())
-GRID = config["grid"]
-DATASETS = GRID["datasets"]
-CODE_DIR = Path(workflow.basedir) / "pdf_core"
+include: "workflow/rules/common.smk"
 
-
-def code(*modules):
-    """Package modules a rule runs, as inputs: editing them reruns the rule (Snakemake tracks only script: files)."""
-    return [str(CODE_DIR / m) for m in modules]
-
-
-def ds_cfg(wildcards):
-    return dataset_config(config, wildcards.dataset)
-
-
-def noisy_levels():
-    return [lvl for lvl in GRID["noise_levels"] if lvl > 0]
-
-
-def eval_files(dataset, model, seed):
-    return [str(paths.run_dir(dataset, model, seed) / "eval" / eval_filename(t, lvl, e))
-            for t in GRID["noise_types"] for lvl in GRID["noise_levels"] for e in GRID["eval_seeds"]]
-
-
-ALL_EVALS = [f for ds in DATASETS for m in GRID["models"] for s in GRID["seeds"] for f in eval_files(ds, m, s)]
-RESULTS = ["results/summary.csv", "results/summary.md", "results/metrics.json", "results/accuracy_vs_noise.png"]
 
 wildcard_constraints:
     dataset="[A-Za-z0-9_\-]+",

@@ -12,7 +12,7 @@ rule aggregate:
         metrics="results/metrics.json",
         plot=report("results/accuracy_vs_noise.png", category="Results", labels={"figure": "accuracy vs noise"}),
     params:
-        out_dir="results",
+        out_dir=lambda w, output: str(Path(output.csv).parent),
     log:
         "logs/aggregate.log",
     benchmark:

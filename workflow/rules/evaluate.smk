@@ -1,18 +1,6 @@
 # Evaluation: one job per trained run, writing one JSON per noise type x level x eval seed.
 
 
-def evaluate_inputs(w):
-    hp = model_hparams(config, w.model)
-    if hp["mode"] == "frozen":
-        data = [str(paths.frozen_clean(w.dataset, "test"))] + [
-            str(paths.frozen_noisy(w.dataset, t, lvl, e))
-            for t in GRID["noise_types"] for lvl in noisy_levels() for e in GRID["eval_seeds"]
-        ]
-    else:
-        data = [f"data/features/{w.dataset}/test/{f}" for f in FEATURE_SPLIT_FILES]
-    return [f"runs/{w.dataset}/{w.model}/seed{w.seed}/model.pt"] + data + code("evaluate.py", "metrics.py")
-
-
 rule evaluate:
     """Test-time noise: accuracy, macro-F1, NLL, ECE and fusion weights per condition."""
     input:

@@ -1,13 +1,6 @@
 # Feature precomputation: the uint8 image store + token ids, then frozen-encoder caches
 # (clean splits, and the test split under each noise condition).
 
-FEATURE_SPLIT_FILES = ["images.npy", "tokens.npz", "samples.jsonl"]
-
-
-def needs_frozen_caches():
-    return any(model_hparams(config, m)["mode"] == "frozen" for m in GRID["models"])
-
-
 rule features:
     """Decode/validate/resize every image once into a uint8 store; tokenize every text once."""
     input:
