@@ -33,5 +33,9 @@ test: install-test
 test-fast: install-test
 	$(BIN)/pytest -m "not slow"
 
+# Real SLURM on a throw-away single-node cluster (root; installs slurm + munge if missing).
+test-slurm: install-test
+	$(BIN)/pytest -m slurm tests/test_slurm.py -s
+
 clean:
 	rm -rf .snakemake data runs results logs benchmarks
