@@ -45,7 +45,7 @@ rule encode_clean:
         expand("data/features/{{dataset}}/frozen/{split}.npz", split=["train", "dev", "test"]),
     params:
         **ENCODE_PARAMS,
-    threads: workflow.cores
+    threads: 4  # capped by --cores locally; a fixed request under SLURM
     resources:
         gpu=1,
     log:
@@ -69,7 +69,7 @@ rule encode_noisy:
         noise_mode=config["noise"]["mode"],
         levels=" ".join(level_name(lvl) for lvl in noisy_levels()),
         eval_seeds=" ".join(str(e) for e in GRID["eval_seeds"]),
-    threads: workflow.cores
+    threads: 4  # capped by --cores locally; a fixed request under SLURM
     resources:
         gpu=1,
     log:
