@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from pdf_core import metrics
+from pdf_core.faults import failpoint
 from pdf_core.features.encoders import pick_device
 from pdf_core.inputs import SplitInputs, build_run_model
 from pdf_core.io_utils import write_json
@@ -75,6 +76,7 @@ def evaluate_run(checkpoint: Path, hp: dict, ds: dict, features_cfg: dict, train
                       noise_mode=cond.mode, model=model_name, dataset=ds["name"])
         path = Path(out_dir) / eval_filename(cond.noise_type, cond.level, cond.eval_seed)
         write_json(path, result)
+        failpoint("eval_condition")  # test hook (pdf_core.faults): kill between conditions
         written.append(path)
         log.info("%s eps=%g e%d: acc %.4f", cond.noise_type, cond.level, cond.eval_seed, result["accuracy"])
     return written

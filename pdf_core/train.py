@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from pdf_core.faults import failpoint
 from pdf_core.features.encoders import pick_device
 from pdf_core.inputs import RunModel, SplitInputs, build_run_model
 from pdf_core.io_utils import atomic_path, write_json, write_text
@@ -121,6 +122,7 @@ def train_run(model_name: str, hp: dict, ds: dict, features_cfg: dict, n_classes
         opt.zero_grad(set_to_none=True)
         for k, idx in enumerate(tqdm(micro_batches, desc=f"{model_name} s{seed} epoch {epoch}", unit="mb",
                                      mininterval=5, leave=False)):
+            failpoint("micro_batch")  # test hook (pdf_core.faults): kill mid-epoch
             batch = train_inputs.batch(idx, device)
             out = model(batch)
             loss = model.fusion.loss(out, batch["labels"], batch["index"])
@@ -158,6 +160,7 @@ def train_run(model_name: str, hp: dict, ds: dict, features_cfg: dict, n_classes
                                     "plateau": plateau.state_dict(),
                                     "warmup": warm.state_dict() if warm is not None else None,
                                     "rng": rng_state(), "state": state, "log_lines": log_lines})
+        failpoint("epoch_end")  # test hook: kill right after the epoch's checkpoint
         if state["stopped"]:
             log.info("early stop: %d epochs without dev improvement", state["bad_epochs"])
             break

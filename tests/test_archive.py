@@ -75,6 +75,7 @@ def test_extension_less_archive_is_sniffed(tmp_path):
     assert_tree(tmp_path / "out")
 
 
+@pytest.mark.reliability
 def test_not_an_archive(tmp_path):
     junk = tmp_path / "page.html"
     junk.write_text("<html>login required</html>")
@@ -105,6 +106,7 @@ def _assert_rejected(tmp_path: Path, archive: Path, member: str) -> None:
     assert not (tmp_path.parent / "evil").exists()
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("fmt", ["zip", "tar.gz"])
 def test_traversal_member_rejected(tmp_path, fmt):
     files = {"top/a.txt": b"fine", "../evil": b"pwned"}
@@ -112,6 +114,7 @@ def test_traversal_member_rejected(tmp_path, fmt):
     _assert_rejected(tmp_path, archive, "../evil")
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("fmt", ["zip", "tar.gz"])
 def test_nested_traversal_rejected(tmp_path, fmt):
     files = {"top/a.txt": b"fine", "top/../../evil": b"pwned"}
@@ -119,6 +122,7 @@ def test_nested_traversal_rejected(tmp_path, fmt):
     _assert_rejected(tmp_path, archive, "top/../../evil")
 
 
+@pytest.mark.reliability
 def test_absolute_member_rejected_tar(tmp_path):
     target = tmp_path / "abs_evil"
     archive = make_tar(tmp_path / "abs.tar.gz", {"top/a.txt": b"x", str(target): b"pwned"})
@@ -126,6 +130,7 @@ def test_absolute_member_rejected_tar(tmp_path):
     assert not target.exists()
 
 
+@pytest.mark.reliability
 def test_absolute_member_rejected_zip(tmp_path):
     archive = tmp_path / "abs.zip"
     with zipfile.ZipFile(archive, "w") as zf:
@@ -136,17 +141,20 @@ def test_absolute_member_rejected_zip(tmp_path):
     _assert_rejected(tmp_path, archive, "/etc/evil")
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("linkname", ["../../outside", "/etc/passwd", "sub/../../.."])
 def test_symlink_out_rejected(tmp_path, linkname):
     archive = make_tar(tmp_path / "link.tar.gz", extra=[("top/link", tarfile.SYMTYPE, linkname)])
     _assert_rejected(tmp_path, archive, "top/link")
 
 
+@pytest.mark.reliability
 def test_hardlink_out_rejected(tmp_path):
     archive = make_tar(tmp_path / "hard.tar", mode="w", extra=[("top/hard", tarfile.LNKTYPE, "../outside")])
     _assert_rejected(tmp_path, archive, "top/hard")
 
 
+@pytest.mark.reliability
 def test_write_through_symlink_rejected(tmp_path):
     # "top/d" -> "." is harmless on its own, but "top/d/../x" style tricks go through it
     with tarfile.open(tmp_path / "via.tar", "w") as tf:
@@ -155,12 +163,14 @@ def test_write_through_symlink_rejected(tmp_path):
     _assert_rejected(tmp_path, tmp_path / "via.tar", "top/d/x.txt")
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("kind", [tarfile.FIFOTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE])
 def test_device_and_fifo_rejected(tmp_path, kind):
     archive = make_tar(tmp_path / "dev.tar.gz", extra=[("top/dev", kind)])
     _assert_rejected(tmp_path, archive, "top/dev")
 
 
+@pytest.mark.reliability
 def test_zip_symlink_out_rejected(tmp_path):
     archive = tmp_path / "zlink.zip"
     with zipfile.ZipFile(archive, "w") as zf:
@@ -187,6 +197,7 @@ def _assert_corrupt(tmp_path: Path, archive: Path) -> None:
     assert leftovers(tmp_path, {archive.name}) == []
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("fraction", [0.3, 0.6, 0.95])
 def test_truncated_tar_gz(tmp_path, fraction):
     archive = make_tar(tmp_path / "cut.tar.gz")
@@ -194,12 +205,14 @@ def test_truncated_tar_gz(tmp_path, fraction):
     _assert_corrupt(tmp_path, archive)
 
 
+@pytest.mark.reliability
 def test_truncated_tar_gz_trailer_only(tmp_path):
     archive = make_tar(tmp_path / "cut.tar.gz")
     _truncate(archive, archive.stat().st_size - 4)  # only the gzip length field is missing
     _assert_corrupt(tmp_path, archive)
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("fraction", [0.3, 0.9])
 def test_truncated_zip(tmp_path, fraction):
     archive = make_zip(tmp_path / "cut.zip")
@@ -207,6 +220,7 @@ def test_truncated_zip(tmp_path, fraction):
     _assert_corrupt(tmp_path, archive)
 
 
+@pytest.mark.reliability
 def test_corrupt_zip_member_crc(tmp_path):
     archive = tmp_path / "crc.zip"
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
@@ -218,12 +232,14 @@ def test_corrupt_zip_member_crc(tmp_path):
     _assert_corrupt(tmp_path, archive)
 
 
+@pytest.mark.reliability
 def test_truncated_plain_tar_mid_member(tmp_path):
     archive = make_tar(tmp_path / "cut.tar", mode="w")
     _truncate(archive, 512 + 512 + 512 + 100)  # inside the second member's data
     _assert_corrupt(tmp_path, archive)
 
 
+@pytest.mark.reliability
 def test_truncated_plain_tar_at_member_boundary(tmp_path):
     archive = make_tar(tmp_path / "cut.tar", mode="w")
     _truncate(archive, 512 + 512)  # first member complete, nothing after it
@@ -233,6 +249,7 @@ def test_truncated_plain_tar_at_member_boundary(tmp_path):
 # ----------------------------------------------------------------------------- destination
 
 
+@pytest.mark.reliability
 def test_refuses_non_empty_dest(tmp_path):
     archive = make_zip(tmp_path / "ds.zip")
     dest = tmp_path / "out"
@@ -262,6 +279,7 @@ def test_overwrite_replaces_whole_tree(tmp_path):
     assert leftovers(tmp_path, {"ds.zip", "out"}) == []
 
 
+@pytest.mark.reliability
 def test_overwrite_keeps_old_tree_when_archive_is_bad(tmp_path):
     archive = make_zip(tmp_path / "ds.zip")
     _truncate(archive, 50)

@@ -14,6 +14,7 @@ def params():
     return load_params(PROJECT_ROOT / "params.yaml")
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("mutate, expected", [
     (lambda p: p["grid"].__setitem__("sedes", [1]), "unknown key 'sedes' under 'grid'"),
     (lambda p: p["grid"]["models"].append("qmff"), "'grid.models[2]': 'qmff' is not one of"),
@@ -46,6 +47,7 @@ def test_model_hparams_overlay_train_defaults(params):
     assert model_hparams(params, "latefusion")["lr"] == params["train"]["lr"]
 
 
+@pytest.mark.reliability
 def test_snakemake_refuses_bad_params_before_any_job(tmp_path, params, cli_env):
     bad = copy.deepcopy(params)
     bad["grid"]["models"] = ["latefusion", "qmff"]

@@ -162,6 +162,7 @@ def test_unknown_sha256_is_computed_printed_recorded(server, tmp_path, capsys):
     assert (raw / "MVSA-Single.zip.sha256").read_text() == f"{sha(data)}  MVSA-Single.zip\n"
 
 
+@pytest.mark.reliability
 def test_wrong_checksum_fails_and_leaves_nothing(server, tmp_path):
     data = zip_bytes()
     server.files["/MVSA-Single.zip"] = data
@@ -174,6 +175,7 @@ def test_wrong_checksum_fails_and_leaves_nothing(server, tmp_path):
     assert list(raw.iterdir()) == []
 
 
+@pytest.mark.reliability
 def test_interrupted_download_resumes_on_next_run(server, tmp_path):
     data = zip_bytes()
     server.files["/MVSA-Single.zip"] = data
@@ -193,6 +195,7 @@ def test_interrupted_download_resumes_on_next_run(server, tmp_path):
     assert sorted(p.name for p in raw.iterdir()) == ["MVSA_Single"]
 
 
+@pytest.mark.reliability
 def test_interrupted_download_resumes_within_one_call(server, tmp_path):
     data = targz_bytes()
     server.files["/d.tar.gz"] = data
@@ -204,6 +207,7 @@ def test_interrupted_download_resumes_within_one_call(server, tmp_path):
     assert [r for _, r in server.log] == [None, f"bytes={cut}-"]
 
 
+@pytest.mark.reliability
 def test_server_without_range_support_restarts(server, tmp_path):
     data = zip_bytes()
     server.files["/MVSA-Single.zip"] = data
@@ -215,6 +219,7 @@ def test_server_without_range_support_restarts(server, tmp_path):
     assert [r for _, r in server.log] == [None, "bytes=500-"]  # asked, got a 200, started over
 
 
+@pytest.mark.reliability
 def test_http_404_names_manual_placement(server, tmp_path):
     raw = tmp_path / "raw"
     with pytest.raises(DownloadError) as info:
@@ -225,6 +230,7 @@ def test_http_404_names_manual_placement(server, tmp_path):
     assert list(raw.iterdir()) == []
 
 
+@pytest.mark.reliability
 def test_unsafe_downloaded_archive_is_rejected_and_removed(server, tmp_path):
     data = zip_bytes({"MVSA_Single/a.txt": b"x", "../evil": b"pwned"})
     server.files["/MVSA-Single.zip"] = data
@@ -249,6 +255,7 @@ def test_placed_archive_used_without_network(tmp_path, closed_port_url):
     assert (raw / "MVSA-Single.tar.gz").read_bytes() == data  # the user's file is kept
 
 
+@pytest.mark.reliability
 def test_placed_archive_with_wrong_checksum_is_kept(tmp_path, closed_port_url):
     raw = tmp_path / "raw"
     raw.mkdir()
@@ -267,6 +274,7 @@ def test_placed_folder_used_without_network(tmp_path, closed_port_url):
     assert root == raw / "MVSA_Single"
 
 
+@pytest.mark.reliability
 def test_nothing_and_no_url_says_where_to_put_it(tmp_path):
     raw = tmp_path / "raw"
     with pytest.raises(DownloadError) as info:
@@ -277,6 +285,7 @@ def test_nothing_and_no_url_says_where_to_put_it(tmp_path):
     assert str((raw / "MVSA_Single").resolve()) in msg
 
 
+@pytest.mark.reliability
 def test_unreachable_url_says_where_to_put_it(tmp_path, closed_port_url):
     raw = tmp_path / "raw"
     with pytest.raises(DownloadError, match="ask the authors"):
@@ -284,6 +293,7 @@ def test_unreachable_url_says_where_to_put_it(tmp_path, closed_port_url):
     assert not raw.exists() or list(raw.iterdir()) == []
 
 
+@pytest.mark.reliability
 def test_bad_spec_name_rejected(tmp_path):
     with pytest.raises(ValueError, match="filename"):
         download_dataset("x", spec(None, None, filename="../x.zip"), tmp_path, **FAST)
@@ -304,6 +314,7 @@ def test_download_file_single(server, tmp_path):
     assert len(server.log) == n  # already there: no request
 
 
+@pytest.mark.reliability
 def test_download_file_resume_and_checksum(server, tmp_path):
     data = bytes(range(256)) * 1000
     server.files["/g.zip"] = data
@@ -318,6 +329,7 @@ def test_download_file_resume_and_checksum(server, tmp_path):
     assert (tmp_path / "g.zip.sha256").read_text().split()[0] == sha(data)
 
 
+@pytest.mark.reliability
 def test_download_file_no_url(tmp_path):
     with pytest.raises(DownloadError, match=re.escape(str((tmp_path / "g.zip").resolve()))):
         download_file(None, None, tmp_path / "g.zip", instructions="nlp.stanford.edu/projects/glove")

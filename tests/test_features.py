@@ -32,6 +32,7 @@ def test_resize_keeps_short_side_and_crops_centre():
     assert out.shape == (10, 10, 3) and out.dtype == np.uint8
 
 
+@pytest.mark.reliability
 def test_placeholder_policy_counts_every_problem(tmp_path):
     rows = _bad_images(tmp_path)
     kept, report = build_image_store(rows, tmp_path, tmp_path / "store.npy", 16, "placeholder", "test.jsonl")
@@ -45,6 +46,7 @@ def test_placeholder_policy_counts_every_problem(tmp_path):
     assert store[0, 8, 8, 0] > 150 and store[3, 8, 8, 2] > 200  # real pixels of ok.jpg and the PNG
 
 
+@pytest.mark.reliability
 def test_drop_policy_removes_rows(tmp_path):
     rows = _bad_images(tmp_path)
     kept, report = build_image_store(rows, tmp_path, tmp_path / "store.npy", 16, "drop", "test.jsonl")
@@ -52,6 +54,7 @@ def test_drop_policy_removes_rows(tmp_path):
     assert np.load(tmp_path / "store.npy").shape[0] == 4
 
 
+@pytest.mark.reliability
 def test_error_policy_names_row_file_and_fix(tmp_path):
     rows = _bad_images(tmp_path)
     with pytest.raises(ImageError) as err:
@@ -77,6 +80,7 @@ def test_build_features_writes_store_tokens_and_report(tmp_path):
     assert report["splits"]["test"]["images"]["dropped"] == 3
 
 
+@pytest.mark.reliability
 def test_label_outside_training_set_is_refused(tmp_path):
     raw = tmp_path / "raw"
     rows = _bad_images(raw)[:2]
@@ -88,6 +92,7 @@ def test_label_outside_training_set_is_refused(tmp_path):
         build_features(splits, raw, tmp_path / "feat", MINILM, 16, "drop")
 
 
+@pytest.mark.reliability
 def test_load_image_missing_counts(tmp_path):
     report = ImageReport()
     assert load_image(tmp_path / "nope.jpg", 8, report) is None

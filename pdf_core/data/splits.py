@@ -40,16 +40,18 @@ def dataset_root(kind: str, raw_dir: str | Path, extracted_name: str | None = No
 
 def check_rows(rows_by_split: dict[str, list[dict]], where: str) -> None:
     """Refuse duplicate ids and rows missing a field, naming the split and row."""
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, int]] = {}
     for split, rows in rows_by_split.items():
         for i, row in enumerate(rows):
             for key in ("id", "label", "text", "img"):
                 if key not in row:
                     raise ValueError(f"{where}: {split} row {i} has no {key!r}")
             if row["id"] in seen:
-                raise ValueError(f"{where}: duplicate id {row['id']!r} in {seen[row['id']]} and {split}; "
-                                 f"each sample must appear once")
-            seen[row["id"]] = split
+                first_split, first_row = seen[row["id"]]
+                raise ValueError(f"{where}: duplicate id {row['id']!r} in {first_split} row {first_row} and "
+                                 f"{split} row {i}; each sample must appear once: remove or rename one of them "
+                                 f"in the raw labels and rebuild the splits")
+            seen[row["id"]] = (split, i)
 
 
 def build_splits(kind: str, raw_dir: str | Path, out_dir: str | Path, options: dict | None = None) -> dict[str, int]:
