@@ -16,7 +16,7 @@ from pdf_core import metrics
 from pdf_core.faults import failpoint
 from pdf_core.features.encoders import pick_device
 from pdf_core.inputs import SplitInputs, build_run_model
-from pdf_core.io_utils import write_json
+from pdf_core.io_utils import remove_stale_temps, write_json
 from pdf_core.noise import NoiseCondition
 from pdf_core.train import predict
 
@@ -68,6 +68,7 @@ def evaluate_run(checkpoint: Path, hp: dict, ds: dict, features_cfg: dict, train
                          f"(saved {ckpt['hp']}, now {hp}); retrain this run")
     model.load_state_dict(ckpt["model"])
     model.to(device)
+    remove_stale_temps(out_dir, (eval_filename(c.noise_type, c.level, c.eval_seed) for c, _ in conditions))
     written = []
     for cond, inputs in conditions:
         inputs = inputs() if callable(inputs) else inputs

@@ -35,6 +35,16 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+def remove_stale_temps(directory: str | os.PathLike, names: Iterable[str]) -> None:
+    """Delete the temp files :func:`atomic_path` left for ``names`` when a process was killed mid-write.
+
+    Only for a directory that one job owns (Snakemake runs one job per output), at that job's start.
+    """
+    for name in names:
+        for stale in Path(directory).glob(f".{name}.*"):
+            stale.unlink(missing_ok=True)
+
+
 def write_text(target: str | os.PathLike, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")

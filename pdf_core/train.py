@@ -23,7 +23,7 @@ from tqdm import tqdm
 from pdf_core.faults import failpoint
 from pdf_core.features.encoders import pick_device
 from pdf_core.inputs import RunModel, SplitInputs, build_run_model
-from pdf_core.io_utils import atomic_path, write_json, write_text
+from pdf_core.io_utils import atomic_path, remove_stale_temps, write_json, write_text
 from pdf_core.seeding import rng_state, seed_everything, set_rng_state
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ def train_run(model_name: str, hp: dict, ds: dict, features_cfg: dict, n_classes
 
     state = {"epoch": 0, "step": 0, "best_acc": -1.0, "best_epoch": 0, "bad_epochs": 0, "stopped": False}
     last_path, best_path, log_path = run_dir / "last.pt", run_dir / "model.pt", run_dir / "train_log.jsonl"
+    remove_stale_temps(run_dir, ("last.pt", "model.pt", "train_log.jsonl", "dev_metrics.json"))
     log_lines: list[str] = []
     if last_path.exists():
         try:

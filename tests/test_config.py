@@ -17,7 +17,7 @@ def params():
 @pytest.mark.reliability
 @pytest.mark.parametrize("mutate, expected", [
     (lambda p: p["grid"].__setitem__("sedes", [1]), "unknown key 'sedes' under 'grid'"),
-    (lambda p: p["grid"]["models"].append("qmff"), "'grid.models[2]': 'qmff' is not one of"),
+    (lambda p: p["grid"]["models"].append("qmff"), "'grid.models[10]': 'qmff' is not one of"),
     (lambda p: p["grid"]["noise_levels"].append(-5), "'grid.noise_levels[3]': -5 is less than the minimum of 0"),
     (lambda p: p["grid"].__setitem__("seeds", []), "'grid.seeds': [] should be non-empty"),
     (lambda p: p["train"].__setitem__("lr", "fast"), "'train.lr': 'fast' is not of type 'number'"),
