@@ -46,22 +46,43 @@ def summarize(evals: pd.DataFrame) -> pd.DataFrame:
     return summary.sort_values(KEYS).reset_index(drop=True)
 
 
-def markdown_table(summary: pd.DataFrame) -> str:
-    """One table per dataset: rows = models, columns = noise type x level, cells = acc mean ± std (%)."""
-    lines = ["# Accuracy under test-time noise (mean ± std over train seeds, %)", ""]
+TITLE = "Accuracy under test-time noise (mean ± std over train seeds, %)"
+
+
+def accuracy_tables(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per dataset: rows = models, columns = noise type x level, cells = 'mean ± std' accuracy in %."""
+    tables = {}
     for dataset, part in summary.groupby("dataset"):
-        cols = sorted({(t, l) for t, l in zip(part["noise_type"], part["noise_level"])})
-        lines += [f"## {dataset}", "",
-                  "| model | " + " | ".join(f"{t} ε={l:g}" for t, l in cols) + " |",
-                  "|---|" + "---|" * len(cols)]
-        for model, rows in part.groupby("model", sort=False):
-            cell = {(r.noise_type, r.noise_level): f"{100 * r.acc_mean:.2f} ± {100 * r.acc_std:.2f}"
-                    for r in rows.itertuples()}
-            lines.append(f"| {model} | " + " | ".join(cell.get(c, "–") for c in cols) + " |")
+        cells = part.assign(cell=[f"{100 * m:.2f} ± {100 * s:.2f}" for m, s in zip(part.acc_mean, part.acc_std)],
+                            column=[f"{t} ε={lvl:g}" for t, lvl in zip(part.noise_type, part.noise_level)])
+        order = [f"{t} ε={lvl:g}" for t, lvl in sorted(set(zip(part.noise_type, part.noise_level)))]
+        table = cells.pivot(index="model", columns="column", values="cell").reindex(columns=order).fillna("–")
+        table.index.name, table.columns.name = "model", None
+        tables[dataset] = table
+    return tables
+
+
+def _seeds_line(summary: pd.DataFrame) -> str:
+    return f"Train seeds per cell: {', '.join(map(str, sorted(summary['n_runs'].unique())))}."
+
+
+def markdown_table(summary: pd.DataFrame) -> str:
+    lines = [f"# {TITLE}", ""]
+    for dataset, table in accuracy_tables(summary).items():
+        lines += [f"## {dataset}", "", "| model | " + " | ".join(table.columns) + " |",
+                  "|---|" + "---|" * len(table.columns)]
+        lines += [f"| {model} | " + " | ".join(row) + " |" for model, row in table.iterrows()]
         lines.append("")
-    n_runs = sorted(summary["n_runs"].unique())
-    lines.append(f"Train seeds per cell: {', '.join(map(str, n_runs))}.")
+    lines.append(_seeds_line(summary))
     return "\n".join(lines) + "\n"
+
+
+def html_table(summary: pd.DataFrame) -> str:
+    """The same tables as a standalone HTML page (shown inline by `snakemake --report`)."""
+    body = "".join(f"<h2>{dataset}</h2>{table.to_html(border=1)}" for dataset, table in accuracy_tables(summary).items())
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{TITLE}</title>"
+            "<style>body{font-family:sans-serif} td,th{padding:4px 10px;text-align:right}</style></head>"
+            f"<body><h1>{TITLE}</h1>{body}<p>{_seeds_line(summary)}</p></body></html>\n")
 
 
 def dvc_metrics(summary: pd.DataFrame) -> dict:
@@ -100,6 +121,7 @@ def aggregate(eval_paths: list[Path], out_dir: Path) -> pd.DataFrame:
     with atomic_path(out_dir / "summary.csv", suffix=".csv") as tmp:
         summary.to_csv(tmp, index=False, float_format="%.6f")
     write_text(out_dir / "summary.md", markdown_table(summary))
+    write_text(out_dir / "summary.html", html_table(summary))
     write_json(out_dir / "metrics.json", dvc_metrics(summary))
     plot_accuracy(summary, out_dir / "accuracy_vs_noise.png")
     log.info("aggregated %d evaluations into %d rows", len(eval_paths), len(summary))

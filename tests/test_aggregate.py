@@ -39,7 +39,8 @@ def test_aggregate_writes_four_files(tmp_path):
         (d / "gaussian_10_e1.json").write_text(json.dumps(rec))
         paths.append(d / "gaussian_10_e1.json")
     aggregate(paths, tmp_path / "results")
-    for name in ("summary.csv", "summary.md", "metrics.json", "accuracy_vs_noise.png"):
+    for name in ("summary.csv", "summary.md", "summary.html", "metrics.json", "accuracy_vs_noise.png"):
         assert (tmp_path / "results" / name).stat().st_size > 0
+    assert "<td>60.00 ± 14.14</td>" in (tmp_path / "results" / "summary.html").read_text()
     metrics = json.loads((tmp_path / "results" / "metrics.json").read_text())
     assert metrics["d"]["qmf"]["gaussian_10"]["acc_mean"] == pytest.approx(0.6)

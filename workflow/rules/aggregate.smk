@@ -8,7 +8,8 @@ rule aggregate:
         code=code("aggregate.py"),
     output:
         csv=report("results/summary.csv", category="Results", labels={"table": "summary (csv)"}),
-        md=report("results/summary.md", category="Results", labels={"table": "accuracy (mean ± std)"}),
+        md="results/summary.md",
+        html=report("results/summary.html", category="Results", labels={"table": "accuracy (mean ± std)"}),
         metrics="results/metrics.json",
         plot=report("results/accuracy_vs_noise.png", category="Results", labels={"figure": "accuracy vs noise"}),
     params:

@@ -35,7 +35,8 @@ def eval_files(dataset, model, seed):
 
 
 ALL_EVALS = [f for ds in DATASETS for m in GRID["models"] for s in GRID["seeds"] for f in eval_files(ds, m, s)]
-RESULTS = ["results/summary.csv", "results/summary.md", "results/metrics.json", "results/accuracy_vs_noise.png"]
+RESULTS = ["results/summary.csv", "results/summary.md", "results/summary.html", "results/metrics.json",
+           "results/accuracy_vs_noise.png"]
 
 FEATURE_SPLIT_FILES = ["images.npy", "tokens.npz", "samples.jsonl"]
 
