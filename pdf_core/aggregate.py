@@ -79,7 +79,7 @@ def markdown_table(summary: pd.DataFrame) -> str:
 
 def html_table(summary: pd.DataFrame) -> str:
     """The same tables as a standalone HTML page (shown inline by `snakemake --report`)."""
-    body = "".join(f"<h2>{dataset}</h2>{table.to_html(border=1)}" for dataset, table in accuracy_tables(summary).items())
+    body = "".join(f"<h2>{dataset}</h2>{table.to_html(border=1, index_names=False)}" for dataset, table in accuracy_tables(summary).items())
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{TITLE}</title>"
             "<style>body{font-family:sans-serif} td,th{padding:4px 10px;text-align:right}</style></head>"
             f"<body><h1>{TITLE}</h1>{body}<p>{_seeds_line(summary)}</p></body></html>\n")
