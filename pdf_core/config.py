@@ -15,14 +15,6 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = PROJECT_ROOT / "workflow" / "schemas" / "params.schema.yaml"
 
-# Keys of `train` that a `models.<name>` block may override; the rest of a model block is
-# model-specific hyper-parameters.
-TRAIN_KEYS = (
-    "mode", "device", "max_epochs", "patience", "micro_batch", "grad_accum", "optimizer", "lr",
-    "weight_decay", "warmup", "lr_patience", "lr_factor", "dropout",
-)
-
-
 class ParamsError(ValueError):
     """params.yaml is invalid; the message names the key and what to do."""
 

@@ -72,7 +72,7 @@ def evaluate_run(checkpoint: Path, hp: dict, ds: dict, features_cfg: dict, train
     written = []
     for cond, inputs in conditions:
         inputs = inputs() if callable(inputs) else inputs
-        result = condition_metrics(predict(model, inputs, device), inputs, n_classes)
+        result = condition_metrics(predict(model, inputs, device, precision=hp["precision"]), inputs, n_classes)
         result.update(noise_type=cond.noise_type, noise_level=cond.level, eval_seed=cond.eval_seed,
                       noise_mode=cond.mode, model=model_name, dataset=ds["name"])
         path = Path(out_dir) / eval_filename(cond.noise_type, cond.level, cond.eval_seed)

@@ -34,9 +34,13 @@ class SplitInputs:
         return len(self.labels)
 
     def batch(self, idx: np.ndarray, device: torch.device) -> dict[str, torch.Tensor]:
-        out = {k: torch.from_numpy(np.ascontiguousarray(v[idx])).to(device, non_blocking=True) for k, v in self.arrays.items()}
-        out["labels"] = torch.from_numpy(self.labels[idx]).to(device)
-        out["index"] = torch.from_numpy(np.asarray(idx, dtype=np.int64)).to(device)
+        arrays = dict(self.arrays, labels=self.labels, index=np.asarray(idx, dtype=np.int64))
+        out = {}
+        for key, values in arrays.items():
+            tensor = torch.from_numpy(np.ascontiguousarray(values if key == "index" else values[idx]))
+            if device.type == "cuda":  # pinned host memory lets the copy overlap with compute
+                tensor = tensor.pin_memory()
+            out[key] = tensor.to(device, non_blocking=True)
         return out
 
 
