@@ -7,8 +7,9 @@ Sources (``encoders.glove.<name>.source`` in params):
 * a path to a GloVe text file (``word v1 v2 ... vD`` per line, e.g. ``glove.840B.300d.txt``). The
   840B vocabulary is cased, so keep ``lowercase: false`` to match the original code, which looked
   words up as written. The 840B file has a few tokens containing spaces: a line is split from the
-  right into exactly D numbers and the rest is the word; lines whose numbers do not parse are
-  counted as malformed and skipped.
+  right into exactly D numbers and the rest is the word. Lines with too few fields, and lines of
+  vocabulary words whose numbers do not parse, are counted as malformed and skipped (numbers are
+  only parsed for vocabulary words, which keeps the pass near disk speed).
 
 Output: ``vectors.npy`` (float32 [V+1, D]; row 0 is all zeros for unknown words) and ``vocab.txt``
 (line i is the word of row i; line 0 is ``<unk>``), plus ``report.json`` with coverage counts.
