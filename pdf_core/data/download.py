@@ -269,7 +269,7 @@ def _fetch(url: str, sha256: str | None, directory: Path, filename: str, label: 
     try:
         path = pooch.retrieve(url, known_hash=known, fname=filename, path=directory,
                               downloader=downloader, progressbar=False)
-    except ValueError as exc:
+    except ValueError:
         part.unlink(missing_ok=True)
         (directory / filename).unlink(missing_ok=True)
         if sha256 and downloader.sha256 and downloader.sha256 != sha256.lower():
