@@ -16,6 +16,7 @@ Output: ``vectors.npy`` (float32 [V+1, D]; row 0 is all zeros for unknown words)
 """
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from pathlib import Path
@@ -125,7 +126,9 @@ def extract_glove(split_files: list[Path], source: str, lowercase: bool, out_dir
     return report
 
 
+@functools.lru_cache(maxsize=4)
 def load_glove(glove_dir: str | Path) -> tuple[dict[str, int], np.ndarray]:
+    """Vocabulary and vectors, read once per process (finetune evaluation needs them per noise condition)."""
     glove_dir = Path(glove_dir)
     vocab = (glove_dir / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
     return {w: i for i, w in enumerate(vocab)}, np.load(glove_dir / "vectors.npy")

@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -27,11 +28,22 @@ def resolve_text_source(source: str) -> str:
     return source
 
 
+def load_pretrained(auto_class, source: str):
+    """``auto_class.from_pretrained`` on a text-encoder source; no hub access when HF_HUB_OFFLINE=1."""
+    return auto_class.from_pretrained(resolve_text_source(source),
+                                      local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1")
+
+
 def load_tokenizer(spec: dict):
+    return _tokenizer(spec["source"])
+
+
+@functools.lru_cache(maxsize=4)
+def _tokenizer(source: str):
+    """One tokenizer per source and process: evaluation re-tokenizes every noise condition."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(resolve_text_source(spec["source"]),
-                                         local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1")
+    return load_pretrained(AutoTokenizer, source)
 
 
 def tokenize(tokenizer, texts: list[str], max_length: int) -> dict[str, np.ndarray]:
@@ -46,8 +58,7 @@ class TextEncoder(nn.Module):
         super().__init__()
         from transformers import AutoModel
 
-        self.bert = AutoModel.from_pretrained(resolve_text_source(spec["source"]),
-                                              local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1")
+        self.bert = load_pretrained(AutoModel, spec["source"])
         self.pooling = spec.get("pooling", "pooler")
         self.dim = self.bert.config.hidden_size
 

@@ -32,7 +32,6 @@ construction holds every parameter.
 """
 from __future__ import annotations
 
-import os
 
 import torch
 from torch import nn
@@ -52,10 +51,9 @@ def load_bert(hp: dict, bert_config=None) -> nn.Module:
     if not source:
         raise ValueError("mmbt needs hp['text_encoder_source'] (the dataset's text encoder source) "
                          "or hp['bert_config']")
-    from pdf_core.features.encoders import resolve_text_source
+    from pdf_core.features.encoders import load_pretrained
 
-    return AutoModel.from_pretrained(resolve_text_source(source),
-                                     local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1")
+    return load_pretrained(AutoModel, source)
 
 
 class MMBT(FusionModel):
