@@ -1,30 +1,39 @@
 # pdf-fusion pipeline: download -> splits -> glove -> features -> encode -> train -> evaluate -> aggregate.
-# All settings come from params.yaml (validated before any job runs). Rules: workflow/rules/*.smk.
-from pathlib import Path
+# Settings: params.yaml, overlaid by any --configfile and --config, validated before any job runs.
+# Every job reads exactly that resolved configuration (PARAMS_FILE). Rules: workflow/rules/*.smk.
+import re
 
 from snakemake.exceptions import WorkflowError
 
-from pdf_core.config import ParamsError, validate_params
+from pdf_core.config import ParamsError, validate_params, write_resolved
+
 
 configfile: "params.yaml"
 
 
 report: "workflow/report/workflow.rst"
 
+
+CONFIG_SOURCE = " + ".join(str(f) for f in workflow.configfiles) + (
+    " + --config" if workflow.config_settings.config else ""
+)
 try:
-    validate_params(config, source=workflow.configfiles[-1] if workflow.configfiles else "params.yaml")
+    validate_params(config, source=CONFIG_SOURCE)
 except ParamsError as exc:
     raise WorkflowError(str(exc)) from None
+# Rules pass it as `--params {PARAMS_FILE}`; a global, not a rule param, so that its name (a hash of
+# the whole configuration) never counts as a changed param of jobs whose own settings did not change.
+PARAMS_FILE = str(write_resolved(config))
+
 
 include: "workflow/rules/common.smk"
 
 
 wildcard_constraints:
-    dataset="[A-Za-z0-9_\-]+",
-    model="[a-z]+",
+    dataset="|".join(re.escape(d) for d in DATASETS),
+    model="|".join(MODELS),
     seed=r"\d+",
-    split="train|dev|test",
-    noise_type="gaussian|salt_pepper",
+    noise_type="|".join(GRID["noise_types"]),
 
 
 rule all:
@@ -35,10 +44,9 @@ rule all:
 # Coarse targets for `dvc repro` stages (dvc.yaml) and for running part of the grid by hand.
 rule prepare_all:
     input:
-        [f"data/features/{ds}/classes.json" for ds in DATASETS],
-        [str(paths.frozen_clean(ds, s)) for ds in DATASETS for s in ("train", "dev", "test")],
-        [str(paths.frozen_noisy(ds, t, lvl, e)) for ds in DATASETS for t in GRID["noise_types"]
-         for lvl in noisy_levels() for e in GRID["eval_seeds"]],
+        [paths.classes_file(ds) for ds in DATASETS],
+        [paths.frozen_clean(ds, s) for ds in DATASETS for s in paths.SPLITS],
+        [paths.frozen_noisy(ds, *c) for ds in DATASETS for c in conditions(GRID, noisy_only=True)],
 
 
 rule evaluate_all:

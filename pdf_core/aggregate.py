@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pdf_core import paths
 from pdf_core.io_utils import atomic_path, read_json, write_json, write_text
 
 log = logging.getLogger(__name__)
@@ -20,9 +21,9 @@ EXTRA_METRICS = ["macro_f1", "nll", "ece", "weight_img_clean", "weight_img_noise
                  "weight_txt_noised"]
 
 
-def load_evaluations(paths: list[Path]) -> pd.DataFrame:
+def load_evaluations(eval_paths: list[Path]) -> pd.DataFrame:
     rows = []
-    for path in paths:
+    for path in eval_paths:
         rec = read_json(path)
         seed_dir = Path(path).parent.parent.name  # runs/<ds>/<model>/seed<k>/eval/<file>.json
         if not seed_dir.startswith("seed"):
@@ -116,13 +117,13 @@ def plot_accuracy(summary: pd.DataFrame, out_path: Path) -> None:
 
 
 def aggregate(eval_paths: list[Path], out_dir: Path) -> pd.DataFrame:
-    out_dir = Path(out_dir)
+    out = paths.result_files(out_dir)
     summary = summarize(load_evaluations(eval_paths))
-    with atomic_path(out_dir / "summary.csv", suffix=".csv") as tmp:
+    with atomic_path(out["csv"], suffix=".csv") as tmp:
         summary.to_csv(tmp, index=False, float_format="%.6f")
-    write_text(out_dir / "summary.md", markdown_table(summary))
-    write_text(out_dir / "summary.html", html_table(summary))
-    write_json(out_dir / "metrics.json", dvc_metrics(summary))
-    plot_accuracy(summary, out_dir / "accuracy_vs_noise.png")
+    write_text(out["md"], markdown_table(summary))
+    write_text(out["html"], html_table(summary))
+    write_json(out["metrics"], dvc_metrics(summary))
+    plot_accuracy(summary, out["plot"])
     log.info("aggregated %d evaluations into %d rows", len(eval_paths), len(summary))
     return summary

@@ -49,35 +49,9 @@ def cmd_generate(args) -> None:
     _write_marker(args.marker, generate(args.raw_dir or ds["raw_dir"], **ds["generate"]))
 
 
-def download_glove(spec: dict, name: str) -> Path:
-    """Fetch a GloVe text file given as a zip URL; the .txt lands where ``source`` points."""
-    import shutil
-    import tempfile
-
-    from pdf_core.data.archive import safe_extract
-    from pdf_core.data.download import download_file
-
-    target = Path(spec["source"])
-    if target.exists():
-        return target
-    if "download" not in spec:
-        raise ValueError(f"encoders.glove.{name}: {target} does not exist and there is no 'download' block; "
-                         f"place the file there by hand")
-    url, sha256 = spec["download"]["url"], spec["download"]["sha256"]
-    archive = download_file(url, sha256, target.parent / Path(url or f"{target.stem}.zip").name,
-                            instructions=f"GloVe {name}: https://nlp.stanford.edu/projects/glove/")
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        extracted = safe_extract(archive, Path(tmp) / "x")
-        found = [p for p in extracted.rglob(target.name)]
-        if not found:
-            raise ValueError(f"{archive}: holds no {target.name}; check encoders.glove.{name}.source")
-        shutil.move(str(found[0]), target)
-    return target
-
-
 def cmd_download(args) -> None:
-    from pdf_core.data.download import download_dataset
-    from pdf_core.data.splits import BUILDERS
+    from pdf_core.data.download import download_dataset, download_glove
+    from pdf_core.data.splits import existing_root
 
     params = _params(args)
     if args.glove:
@@ -91,11 +65,9 @@ def cmd_download(args) -> None:
     if ds["kind"] == "synthetic":
         raise ValueError(f"dataset {args.dataset!r} is synthetic; use `generate`")
     raw_dir = Path(args.raw_dir or ds["raw_dir"])
-    import importlib
-
-    try:  # already extracted in raw_dir itself (e.g. a folder the user points at): no network
-        root = importlib.import_module(BUILDERS[ds["kind"]]).resolve_root(raw_dir)
-    except FileNotFoundError:
+    # already extracted in raw_dir itself (e.g. a folder the user points at): no network
+    root = existing_root(ds["kind"], raw_dir)
+    if root is None:
         if "download" not in ds:
             raise ValueError(f"dataset {args.dataset!r}: no data in {raw_dir} and no 'download' block in params.yaml")
         root = download_dataset(args.dataset, ds["download"], raw_dir)
@@ -104,30 +76,32 @@ def cmd_download(args) -> None:
 
 
 def cmd_splits(args) -> None:
+    from pdf_core import paths
     from pdf_core.data.splits import build_splits
 
-    options = {k: v for k, v in (("rule", args.rule), ("seed", args.seed), ("text_decoding", args.text_decoding),
-                                 ("dev_size", args.dev_size)) if v is not None}
-    counts = build_splits(args.dataset, args.raw_dir, args.out_dir, options)
+    ds = _dataset(_params(args), args.dataset)
+    options = dict(ds["split"])
+    options.update({k: v for k, v in (("rule", args.rule), ("seed", args.seed), ("text_decoding", args.text_decoding),
+                                      ("dev_size", args.dev_size)) if v is not None})
+    counts = build_splits(args.kind or ds["kind"], args.raw_dir or ds["raw_dir"],
+                          args.out_dir or paths.splits_dir(args.dataset), options)
     print(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
 def cmd_glove(args) -> None:
     from pdf_core import paths
     from pdf_core.data.glove import extract_glove
-    from pdf_core.data.splits import SPLITS
 
     ds = _dataset(_params(args), args.dataset)
     splits = Path(args.splits_dir or paths.splits_dir(args.dataset))
-    extract_glove([splits / f"{s}.jsonl" for s in SPLITS], args.source or ds["glove_spec"]["source"],
+    extract_glove([splits / f"{s}.jsonl" for s in paths.SPLITS], args.source or ds["glove_spec"]["source"],
                   ds["glove_spec"].get("lowercase", True), args.out_dir or paths.glove_dir(args.dataset))
 
 
 def cmd_features(args) -> None:
     from pdf_core import paths
-    from pdf_core.features.store import build_features
-
     from pdf_core.data.splits import dataset_root
+    from pdf_core.features.store import build_features
 
     params = _params(args)
     ds = _dataset(params, args.dataset)
@@ -141,8 +115,9 @@ def cmd_encode(args) -> None:
     import torch
 
     from pdf_core import paths
-    from pdf_core.features.encoders import pick_device
+    from pdf_core.device import pick_device
     from pdf_core.features.frozen import FrozenEncoders, encode_noisy_test, encode_split
+    from pdf_core.grid import conditions
     from pdf_core.noise import NoiseCondition
 
     params = _params(args)
@@ -154,10 +129,9 @@ def cmd_encode(args) -> None:
         for split in args.splits:
             encode_split(encoders, feats, split, paths.frozen_clean(args.dataset, split))
         return
-    for level in args.levels:
-        for eval_seed in args.eval_seeds:
-            cond = NoiseCondition(args.noise_type, level, eval_seed, params["noise"]["mode"])
-            encode_noisy_test(encoders, feats, cond, paths.frozen_noisy(args.dataset, args.noise_type, level, eval_seed))
+    for noise_type, level, eval_seed in conditions(params["grid"], noisy_only=True, noise_type=args.noise_type):
+        cond = NoiseCondition(noise_type, level, eval_seed, params["noise"]["mode"])
+        encode_noisy_test(encoders, feats, cond, paths.frozen_noisy(args.dataset, noise_type, level, eval_seed))
 
 
 def _train_inputs(params, ds, hp, split):
@@ -173,7 +147,7 @@ def _n_classes(dataset: str) -> int:
     from pdf_core import paths
     from pdf_core.io_utils import read_json
 
-    return len(read_json(paths.features_dir(dataset) / "classes.json"))
+    return len(read_json(paths.classes_file(dataset)))
 
 
 def cmd_train(args) -> None:
@@ -195,28 +169,25 @@ def cmd_evaluate(args) -> None:
     from pdf_core import paths
     from pdf_core.config import model_hparams
     from pdf_core.evaluate import evaluate_run
+    from pdf_core.grid import conditions
     from pdf_core.inputs import finetune_inputs, frozen_inputs
     from pdf_core.noise import NoiseCondition
 
     params = _params(args)
     ds, hp = _dataset(params, args.dataset), model_hparams(params, args.model, args.dataset)
-    grid = params["grid"]
     run = Path(args.run_dir or paths.run_dir(args.dataset, args.model, args.seed))
-    conditions = []
-    for noise_type in grid["noise_types"]:
-        for level in grid["noise_levels"]:
-            for eval_seed in grid["eval_seeds"]:
-                cond = NoiseCondition(noise_type, level, eval_seed, params["noise"]["mode"])
-                if hp["mode"] == "finetune":
-                    loader = partial(finetune_inputs, paths.features_dir(args.dataset), "test", ds,
-                                     paths.glove_dir(args.dataset), cond)
-                elif level == 0:  # nothing is noised at level 0: the clean test cache is that condition
-                    loader = partial(frozen_inputs, paths.frozen_clean(args.dataset, "test"))
-                else:
-                    loader = partial(frozen_inputs, paths.frozen_noisy(args.dataset, noise_type, level, eval_seed))
-                conditions.append((cond, loader))
-    evaluate_run(run / "model.pt", hp, ds, params["features"], _train_inputs(params, ds, hp, "train"),
-                 conditions, run / "eval")
+    loaders = []
+    for noise_type, level, eval_seed in conditions(params["grid"]):
+        cond = NoiseCondition(noise_type, level, eval_seed, params["noise"]["mode"])
+        if hp["mode"] == "finetune":
+            loader = partial(finetune_inputs, paths.features_dir(args.dataset), "test", ds,
+                             paths.glove_dir(args.dataset), cond)
+        elif level == 0:  # nothing is noised at level 0: the clean test cache is that condition
+            loader = partial(frozen_inputs, paths.frozen_clean(args.dataset, "test"))
+        else:
+            loader = partial(frozen_inputs, paths.frozen_noisy(args.dataset, noise_type, level, eval_seed))
+        loaders.append((cond, loader))
+    evaluate_run(run / "model.pt", hp, ds, params["features"], _train_inputs(params, ds, hp, "train"), loaders, run)
 
 
 def cmd_aggregate(args) -> None:
@@ -250,13 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--marker", help="file to write the dataset root into when done (used by the pipeline)")
 
     p = stage("splits", cmd_splits, "build {train,dev,test}.jsonl from raw labels and texts (never opens images)")
-    p.add_argument("--dataset", required=True, choices=["mvsa_single", "food101", "synthetic"], help="dataset kind")
-    p.add_argument("--raw-dir", required=True)
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("--rule", choices=["qmf", "merged", "random", "kaggle"], help="split rule (MVSA: qmf | merged)")
-    p.add_argument("--seed", type=int, help="seed of seeded split rules (default 0)")
-    p.add_argument("--text-decoding", choices=["latin-1", "auto"], help="MVSA text decoding (default latin-1)")
-    p.add_argument("--dev-size", type=int, help="Food-101 dev rows taken from train (default 5000)")
+    p.add_argument("--dataset", required=True, help="a dataset under `datasets`; the options below override it")
+    p.add_argument("--kind", help="dataset kind, a key of pdf_core.data.splits.DATASET_KINDS (default: datasets.<name>.kind)")
+    p.add_argument("--raw-dir", help="default: datasets.<name>.raw_dir")
+    p.add_argument("--out-dir", help="default: data/splits/<name>")
+    p.add_argument("--rule", help="split rule (MVSA: qmf | merged; Food-101: kaggle; synthetic: random)")
+    p.add_argument("--seed", type=int, help="seed of seeded split rules")
+    p.add_argument("--text-decoding", choices=["latin-1", "auto"], help="MVSA text decoding")
+    p.add_argument("--dev-size", type=int, help="Food-101 dev rows taken from train")
 
     p = stage("glove", cmd_glove, "extract the GloVe vectors of the dataset vocabulary (one streaming pass)")
     p.add_argument("--dataset", required=True)
@@ -270,12 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw-dir")
     p.add_argument("--out-dir")
 
-    p = stage("encode", cmd_encode, "frozen-encoder features of clean splits, or of the test split under noise")
+    p = stage("encode", cmd_encode, "frozen-encoder features of clean splits, or of the test split under every noisy "
+                                    "condition of one noise type in the grid")
     p.add_argument("--dataset", required=True)
     p.add_argument("--splits", nargs="+", default=["train", "dev", "test"])
-    p.add_argument("--noise-type", choices=["gaussian", "salt_pepper"], help="encode noisy test conditions")
-    p.add_argument("--levels", nargs="+", type=float, default=[])
-    p.add_argument("--eval-seeds", nargs="+", type=int, default=[])
+    p.add_argument("--noise-type", help="encode noisy test conditions of this type (a key of pdf_core.noise.NOISE_TYPES)")
 
     p = stage("train", cmd_train, "train one model for one seed")
     p.add_argument("--dataset", required=True)

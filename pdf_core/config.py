@@ -6,11 +6,16 @@ every error names the offending key so the user knows what to edit.
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
+
+from pdf_core.io_utils import write_text
+from pdf_core.models import model_names, model_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = PROJECT_ROOT / "workflow" / "schemas" / "params.schema.yaml"
@@ -43,9 +48,22 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"'{where}': {error.message}"
 
 
+@functools.cache
+def _schema_text() -> str:
+    return SCHEMA_PATH.read_text(encoding="utf-8")
+
+
 def load_schema() -> dict:
-    with open(SCHEMA_PATH, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    """The schema of params.yaml, with the models (names and each one's own keys) filled in from the registry."""
+    schema = yaml.safe_load(_schema_text())
+    defs = schema["$defs"]
+    defs["modelName"]["enum"] = model_names()
+    schema["properties"]["models"]["properties"] = {
+        name: {"type": "object", "additionalProperties": False,
+               "properties": {**defs["trainKeys"], **model_settings(name)}}
+        for name in model_names()
+    }
+    return schema
 
 
 def validate_params(params: dict, source: str = "params.yaml") -> dict:
@@ -88,11 +106,12 @@ def load_params(path: str | Path = "params.yaml") -> dict:
 
 
 def model_hparams(params: dict, model: str, dataset: str | None = None) -> dict[str, Any]:
-    """`train` defaults overlaid with the `models.<model>` block: everything one run of `model` uses.
+    """`train` and the model's own defaults overlaid with `models.<model>`: everything one run of `model` uses.
 
     With ``dataset``, also the dataset's text encoder source (MMBT builds its BERT from it).
     """
     hp = copy.deepcopy(params["train"])
+    hp.update({key: copy.deepcopy(prop["default"]) for key, prop in model_settings(model).items()})
     hp.update(copy.deepcopy(params.get("models", {}).get(model) or {}))
     if dataset is not None:
         text_encoder = params["datasets"][dataset]["text_encoder"]
@@ -108,3 +127,21 @@ def dataset_config(params: dict, dataset: str) -> dict[str, Any]:
     ds["image_encoder_spec"] = dict(params["encoders"]["image"][ds["image_encoder"]], name=ds["image_encoder"])
     ds["glove_spec"] = dict(params["encoders"]["glove"][ds["glove"]], name=ds["glove"])
     return ds
+
+
+RESOLVED_DIR = Path(".pdf_core") / "params"
+
+
+def write_resolved(params: dict, directory: str | Path = RESOLVED_DIR) -> Path:
+    """Write the configuration Snakemake resolved (params.yaml + --configfile + --config) for its jobs.
+
+    Every job runs ``python -m pdf_core --params <this file>``, so a job can never read a file the
+    DAG was not built from. The name is the content's hash: rewriting it for the same configuration
+    changes nothing on disk (no mtime or hash churn), and a SLURM job, which re-resolves the same
+    arguments, finds the very file its submitter wrote.
+    """
+    text = yaml.safe_dump(params, sort_keys=True)
+    path = Path(directory) / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
+    if not path.exists():
+        write_text(path, text)
+    return path

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pdf_core import metrics
+from pdf_core import metrics, paths
 from pdf_core.faults import failpoint
-from pdf_core.features.encoders import pick_device
+from pdf_core.device import pick_device
 from pdf_core.inputs import SplitInputs, build_run_model
 from pdf_core.io_utils import remove_stale_temps, write_json
 from pdf_core.noise import NoiseCondition
@@ -23,13 +23,8 @@ from pdf_core.train import predict
 log = logging.getLogger(__name__)
 
 
-def level_name(level: float) -> str:
-    """File-name form of a noise level: 5 -> '5', 2.5 -> '2.5'."""
-    return f"{float(level):g}"
-
-
-def eval_filename(noise_type: str, level: float, eval_seed: int) -> str:
-    return f"{noise_type}_{level_name(level)}_e{eval_seed}.json"
+def _eval_path(run_dir: Path, cond: NoiseCondition) -> Path:
+    return paths.eval_file(run_dir, cond.noise_type, cond.level, cond.eval_seed)
 
 
 def _mean_or_none(values: np.ndarray) -> float | None:
@@ -57,8 +52,11 @@ def condition_metrics(pred: dict[str, np.ndarray], inputs: SplitInputs, n_classe
 
 
 def evaluate_run(checkpoint: Path, hp: dict, ds: dict, features_cfg: dict, train_inputs: SplitInputs,
-                 conditions: list[tuple[NoiseCondition, SplitInputs | callable]], out_dir: Path) -> list[Path]:
-    """Evaluate ``checkpoint`` on each (condition, inputs) pair; inputs may be a zero-argument loader."""
+                 conditions: list[tuple[NoiseCondition, SplitInputs | callable]], run_dir: Path) -> list[Path]:
+    """Evaluate ``checkpoint`` on each (condition, inputs) pair into ``run_dir``'s eval files.
+
+    ``inputs`` may be a zero-argument loader, so only one condition's arrays are in memory at a time.
+    """
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
     model_name, n_classes = ckpt["model_name"], ckpt["n_classes"]
     device = pick_device(hp["device"])
@@ -68,14 +66,14 @@ def evaluate_run(checkpoint: Path, hp: dict, ds: dict, features_cfg: dict, train
                          f"(saved {ckpt['hp']}, now {hp}); retrain this run")
     model.load_state_dict(ckpt["model"])
     model.to(device)
-    remove_stale_temps(out_dir, (eval_filename(c.noise_type, c.level, c.eval_seed) for c, _ in conditions))
+    remove_stale_temps(paths.eval_dir(run_dir), (_eval_path(run_dir, c).name for c, _ in conditions))
     written = []
     for cond, inputs in conditions:
         inputs = inputs() if callable(inputs) else inputs
         result = condition_metrics(predict(model, inputs, device, precision=hp["precision"]), inputs, n_classes)
         result.update(noise_type=cond.noise_type, noise_level=cond.level, eval_seed=cond.eval_seed,
                       noise_mode=cond.mode, model=model_name, dataset=ds["name"])
-        path = Path(out_dir) / eval_filename(cond.noise_type, cond.level, cond.eval_seed)
+        path = _eval_path(run_dir, cond)
         write_json(path, result)
         failpoint("eval_condition")  # test hook (pdf_core.faults): kill between conditions
         written.append(path)

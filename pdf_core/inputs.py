@@ -17,7 +17,8 @@ from pdf_core.data.glove import load_glove
 from pdf_core.features.encoders import ImageEncoder, TextEncoder, load_tokenizer, tokenize
 from pdf_core.features.frozen import bag_of_words, load_cache
 from pdf_core.features.store import load_split
-from pdf_core.models import FusionModel, InputDims, build_model
+from pdf_core.models import build_model
+from pdf_core.models.base import FusionModel, InputDims
 from pdf_core.noise import NoiseCondition, TestNoiser
 
 

@@ -17,6 +17,16 @@ from typing import Any, Iterable, Iterator
 from pdf_core.faults import failpoint
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files 0600; a finished output gets the mode any other tool would give it
+FILE_MODE = 0o666 & ~_current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temp path next to ``target``; rename it onto ``target`` on success."""
@@ -29,6 +39,7 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, FILE_MODE)
         failpoint("before_rename")  # test hook: a kill here leaves only the temp file
         os.replace(tmp_path, target)
     finally:

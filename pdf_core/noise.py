@@ -31,15 +31,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-NOISE_TYPES = ("gaussian", "salt_pepper")
 NOISE_MODES = ("paper", "corrected")
 
 # Seed-key components. Stream ids are nonzero on purpose: numpy's SeedSequence treats a trailing 0 in
 # an entropy list like a missing entry ([s, i] and [s, i, 0] give the same stream).
-_TYPE_CODE = {"gaussian": 1, "salt_pepper": 2}
 _STREAM_IMAGE = 1
 _STREAM_TEXT = 2
 _STREAM_FLAGS = 3
@@ -169,13 +168,11 @@ class TestNoiser:
         self.level = level
         self.word_prob = min(1.0, 0.1 * level)
 
-        if cond.noise_type == "gaussian":
-            p_image = 0.5 if level > 0 else 0.0
-        else:
-            p_image = min(1.0, 0.5 * level / 10.0)
+        noise_type = NOISE_TYPES[cond.noise_type]
+        p_image = noise_type.image_probability(level)
         p_text = 0.5 if level > 0 else 0.0
 
-        rng = np.random.default_rng([cond.eval_seed, _TYPE_CODE[cond.noise_type], _STREAM_FLAGS])
+        rng = np.random.default_rng([cond.eval_seed, noise_type.seed_code, _STREAM_FLAGS])
         # Always draw both arrays in the same order so flags don't depend on which is used.
         u_image = rng.random(self.n)
         u_text = rng.random(self.n)
@@ -222,26 +219,7 @@ class TestNoiser:
         b = chunk.shape[0]
         self._check_range(start, b)
         out = chunk.copy()
-        flags = self.image_noised[start:start + b]
-        paper = self.cond.mode == "paper"
-        sp = self.cond.noise_type == "salt_pepper"
-        stream = self._paper_stream("image", start, b) if (paper and sp) else None
-        if not flags.any():
-            return out
-
-        if self.cond.noise_type == "gaussian" and paper:
-            # Same fixed pattern for every image of this size: compute once, apply to all flagged.
-            _, h, w, _ = chunk.shape
-            out[flags] = _apply_paper_noise(chunk[flags], _paper_gaussian_noise(h, w, self.level))
-            return out
-
-        for j in np.flatnonzero(flags):
-            if sp:
-                rng = stream if paper else self._sample_rng(start + int(j), _STREAM_IMAGE)
-                out[j] = salt_pepper_image(chunk[j], rng, SALT_PEPPER_DENSITY)
-            else:
-                rng = self._sample_rng(start + int(j), _STREAM_IMAGE)
-                out[j] = gaussian_image_corrected(chunk[j], self.level, rng)
+        NOISE_TYPES[self.cond.noise_type].noise_images(self, out, self.image_noised[start:start + b], start)
         return out
 
     def texts(self, texts: list[str], start: int) -> list[str]:
@@ -256,3 +234,40 @@ class TestNoiser:
             rng = stream if paper else self._sample_rng(start + int(j), _STREAM_TEXT)
             out[j] = mask_text(texts[j], self.word_prob, rng)
         return out
+
+
+# -- the noise types ------------------------------------------------------------------------------------
+def _gaussian_images(noiser: TestNoiser, out: np.ndarray, flags: np.ndarray, start: int) -> None:
+    if noiser.cond.mode == "paper":
+        if flags.any():  # the same fixed pattern for every image of this size: computed once
+            _, h, w, _ = out.shape
+            out[flags] = _apply_paper_noise(out[flags], _paper_gaussian_noise(h, w, noiser.level))
+        return
+    for j in np.flatnonzero(flags):
+        out[j] = gaussian_image_corrected(out[j], noiser.level, noiser._sample_rng(start + int(j), _STREAM_IMAGE))
+
+
+def _salt_pepper_images(noiser: TestNoiser, out: np.ndarray, flags: np.ndarray, start: int) -> None:
+    paper = noiser.cond.mode == "paper"
+    # paper mode: the stream advances over every chunk, flagged samples or not
+    stream = noiser._paper_stream("image", start, len(out)) if paper else None
+    for j in np.flatnonzero(flags):
+        rng = stream if paper else noiser._sample_rng(start + int(j), _STREAM_IMAGE)
+        out[j] = salt_pepper_image(out[j], rng, SALT_PEPPER_DENSITY)
+
+
+@dataclass(frozen=True)
+class NoiseType:
+    """One image noise type. Text masking is the same for every type (module docstring)."""
+
+    seed_code: int  # part of every seed key of this type: never reuse one
+    image_probability: Callable[[float], float]  # level -> probability that a test image is noised
+    noise_images: Callable[[TestNoiser, np.ndarray, np.ndarray, int], None]  # (noiser, chunk, flags, start), in place
+
+
+# The registry of noise types: the schema's `grid.noise_types` enum, the CLI choices and the
+# Snakemake wildcard constraint all come from its keys.
+NOISE_TYPES: dict[str, NoiseType] = {
+    "gaussian": NoiseType(1, lambda level: 0.5 if level > 0 else 0.0, _gaussian_images),
+    "salt_pepper": NoiseType(2, lambda level: min(1.0, 0.5 * level / 10.0), _salt_pepper_images),
+}

@@ -1,30 +1,89 @@
-"""Where each stage reads and writes, relative to the working directory. Snakemake and the CLI share these."""
+"""Where each stage reads and writes, relative to the working directory.
+
+The Snakemake rules and the CLI both build their paths here. Every function also takes wildcard
+patterns (``paths.run_dir("{dataset}", "{model}", "{seed}")``), so a rule's output pattern and
+the file a job writes come from the same line. Kept free of heavy imports: the Snakefile loads it.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-from pdf_core.evaluate import level_name
+SPLITS = ("train", "dev", "test")
+# the uint8 image store, token ids and sample table of one split (pdf_core.features.store)
+FEATURE_SPLIT_FILES = ("images.npy", "tokens.npz", "samples.jsonl")
+RESULTS_DIR = Path("results")
+
+
+def level_name(level: float | str) -> str:
+    """File-name form of a noise level: 5 -> '5', 2.5 -> '2.5' (a wildcard pattern passes through)."""
+    return level if isinstance(level, str) else f"{float(level):g}"
+
+
+def condition_name(noise_type: str, level: float | str, eval_seed: int | str) -> str:
+    return f"{noise_type}_{level_name(level)}_e{eval_seed}"
+
+
+def raw_marker(dataset: str) -> Path:
+    """Written when the raw data is in place; holds the dataset root."""
+    return Path("data/raw") / f"{dataset}.ready"
 
 
 def splits_dir(dataset: str) -> Path:
     return Path("data/splits") / dataset
 
 
+def split_files(dataset: str) -> list[Path]:
+    return [splits_dir(dataset) / f"{split}.jsonl" for split in SPLITS]
+
+
 def glove_dir(dataset: str) -> Path:
     return Path("data/glove") / dataset
+
+
+def glove_files(dataset: str) -> dict[str, Path]:
+    """The GloVe subset of one dataset, by role (pdf_core.data.glove)."""
+    return {role: glove_dir(dataset) / name
+            for role, name in (("vectors", "vectors.npy"), ("vocab", "vocab.txt"), ("report", "report.json"))}
 
 
 def features_dir(dataset: str) -> Path:
     return Path("data/features") / dataset
 
 
+def feature_files(dataset: str, splits=SPLITS) -> list[Path]:
+    return [features_dir(dataset) / split / name for split in splits for name in FEATURE_SPLIT_FILES]
+
+
+def classes_file(dataset: str) -> Path:
+    return features_dir(dataset) / "classes.json"
+
+
+def data_report(dataset: str) -> Path:
+    return features_dir(dataset) / "data_report.json"
+
+
 def frozen_clean(dataset: str, split: str) -> Path:
     return features_dir(dataset) / "frozen" / f"{split}.npz"
 
 
-def frozen_noisy(dataset: str, noise_type: str, level: float, eval_seed: int) -> Path:
-    return features_dir(dataset) / "frozen" / "test" / f"{noise_type}_{level_name(level)}_e{eval_seed}.npz"
+def frozen_noisy(dataset: str, noise_type: str, level: float | str, eval_seed: int | str) -> Path:
+    return features_dir(dataset) / "frozen" / "test" / f"{condition_name(noise_type, level, eval_seed)}.npz"
 
 
-def run_dir(dataset: str, model: str, seed: int) -> Path:
+def run_dir(dataset: str, model: str, seed: int | str) -> Path:
     return Path("runs") / dataset / model / f"seed{seed}"
+
+
+def eval_dir(run: Path) -> Path:
+    return Path(run) / "eval"
+
+
+def eval_file(run: Path, noise_type: str, level: float | str, eval_seed: int | str) -> Path:
+    return eval_dir(run) / f"{condition_name(noise_type, level, eval_seed)}.json"
+
+
+def result_files(out_dir: str | Path = RESULTS_DIR) -> dict[str, Path]:
+    """What the aggregate stage writes, by role."""
+    names = {"csv": "summary.csv", "md": "summary.md", "html": "summary.html", "metrics": "metrics.json",
+             "plot": "accuracy_vs_noise.png"}
+    return {role: Path(out_dir) / name for role, name in names.items()}

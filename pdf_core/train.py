@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from pdf_core.faults import failpoint
-from pdf_core.features.encoders import pick_device
+from pdf_core.device import pick_device
 from pdf_core.inputs import RunModel, SplitInputs, build_run_model
 from pdf_core.io_utils import atomic_path, remove_stale_temps, write_json, write_text
 from pdf_core.seeding import rng_state, seed_everything, set_rng_state

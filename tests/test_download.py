@@ -336,7 +336,7 @@ def test_download_file_no_url(tmp_path):
 
 
 def test_glove_zip_downloaded_and_unpacked_to_source(server, tmp_path):
-    from pdf_core.cli import download_glove
+    from pdf_core.data.download import download_glove
 
     text = b"the 0.1 0.2\ncat 0.3 0.4\n"
     data = zip_bytes({"glove.test.txt": text})

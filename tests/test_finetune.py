@@ -37,6 +37,6 @@ def test_finetune_trains_and_evaluates_under_noise(tmp_path, model):
     assert metrics["epochs_run"] == 1
     cond = NoiseCondition("gaussian", 10, 1, "paper")
     written = evaluate_run(tmp_path / "run" / "model.pt", hp, ds, params["features"], train_inputs,
-                           [(cond, lambda: finetune_inputs(feats, "test", ds, glove, cond))], tmp_path / "run" / "eval")
+                           [(cond, lambda: finetune_inputs(feats, "test", ds, glove, cond))], tmp_path / "run")
     result = json.loads(written[0].read_text())
     assert 0.0 <= result["accuracy"] <= 1.0 and result["frac_image_noised"] > 0

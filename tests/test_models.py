@@ -5,7 +5,8 @@ import yaml
 from torch import nn
 
 from pdf_core.inputs import RunModel
-from pdf_core.models import MODEL_REGISTRY, InputDims, build_model
+from pdf_core.models import build_model, model_names
+from pdf_core.models.base import InputDims
 
 DIMS = InputDims(txt=8, img_regions=3, img=5, bow=4)
 N_CLASSES, B = 3, 4
@@ -22,12 +23,19 @@ def random_feats(seed=0):
             "bow": torch.randn(B, 4, generator=g), "input_ids": ids, "attention_mask": (ids > 0).long()}
 
 
-def test_registry_matches_the_schema(project_root):
-    schema = yaml.safe_load((project_root / "workflow/schemas/params.schema.yaml").read_text())
-    assert set(MODEL_REGISTRY) == set(schema["$defs"]["modelName"]["enum"])
+def test_registry_matches_the_schema():
+    from pdf_core.config import load_schema
+    from pdf_core.models import model_class, model_settings
+
+    schema = load_schema()
+    assert schema["$defs"]["modelName"]["enum"] == model_names() and len(model_names()) == 10
+    for name in model_names():
+        assert model_class(name).__module__ == f"pdf_core.models.{name}"
+        allowed = schema["properties"]["models"]["properties"][name]["properties"]
+        assert set(model_settings(name)) <= set(allowed) and "lr" in allowed
 
 
-@pytest.mark.parametrize("name", sorted(MODEL_REGISTRY))
+@pytest.mark.parametrize("name", model_names())
 def test_forward_shapes_and_backward(name):
     torch.manual_seed(0)
     model = build_model(name, DIMS, N_CLASSES, HP, n_train=10)
@@ -126,5 +134,5 @@ def test_mmbt_constructor_option_takes_a_bert_config():
 
     from pdf_core.models.mmbt import MMBT
 
-    model = MMBT(DIMS, N_CLASSES, {"dropout": 0.1}, 10, bert_config=BertConfig(**TINY_BERT))
+    model = MMBT(DIMS, N_CLASSES, {"dropout": 0.1, "freeze_txt": 0, "freeze_img": 0}, 10, bert_config=BertConfig(**TINY_BERT))
     assert model.bert.config.hidden_size == 16 and isinstance(model.clf, nn.Linear)

@@ -150,7 +150,7 @@ def test_mask_text_hand_computed_and_edges():
 
 
 def test_noise_condition_validation():
-    assert NOISE_TYPES == ("gaussian", "salt_pepper") and NOISE_MODES == ("paper", "corrected")
+    assert tuple(NOISE_TYPES) == ("gaussian", "salt_pepper") and NOISE_MODES == ("paper", "corrected")
     NoiseCondition("gaussian", 5, 0)
     with pytest.raises(ValueError, match="-1"):
         NoiseCondition("gaussian", -1, 0)

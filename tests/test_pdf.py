@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from pdf_core.models import InputDims, build_model
+from pdf_core.models import build_model
+from pdf_core.models.base import InputDims
 from pdf_core.models.pdf import (distribution_uniformity, fusion_weights, holo_confidence, relative_calibration,
                                  true_class_prob)
 

@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from pdf_core.models import InputDims, build_model
+from pdf_core.models import build_model
+from pdf_core.models.base import InputDims
 from pdf_core.models.qmf import energy_confidence, fuse, normalized_history, rank_loss, rank_targets
 
 LN2, LN3 = math.log(2), math.log(3)

@@ -227,10 +227,10 @@ def test_checkpoint_with_other_hyperparameters_is_refused(toy, tmp_path):
     ckpt = toy / "runs/clean/model.pt"
     train_inputs = frozen_inputs(toy / "data/features/toy/frozen/train.npz")
     with pytest.raises(ValueError) as err:
-        evaluate_run(ckpt, hp, ds, params["features"], train_inputs, [], tmp_path / "eval")
+        evaluate_run(ckpt, hp, ds, params["features"], train_inputs, [], tmp_path / "run")
     msg = str(err.value)
     assert str(ckpt) in msg and "checkpoint config differs" in msg and "'lr': 0.5" in msg and "retrain" in msg
-    assert not (tmp_path / "eval").exists()
+    assert not (tmp_path / "run" / "eval").exists()
 
 
 def test_jsonl_line_that_is_not_json(tmp_path):

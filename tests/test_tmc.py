@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from pdf_core.models import InputDims, build_model
+from pdf_core.models import build_model
+from pdf_core.models.base import InputDims
 from pdf_core.models.tmc import ds_combine, evidential_loss, kl_to_uniform, opinion
 
 DIMS = InputDims(txt=8, img_regions=3, img=5, bow=4)

@@ -435,3 +435,23 @@ def download_file(
     if not sha256:
         _record_sha256(path, digest, label)
     return path
+
+
+def download_glove(spec: dict, name: str) -> Path:
+    """Fetch a GloVe text file given as a zip URL; the .txt lands where ``spec["source"]`` points."""
+    target = Path(spec["source"])
+    if target.exists():
+        return target
+    if "download" not in spec:
+        raise ValueError(f"encoders.glove.{name}: {target} does not exist and there is no 'download' block; "
+                         f"place the file there by hand")
+    url, sha256 = spec["download"]["url"], spec["download"]["sha256"]
+    archive = download_file(url, sha256, target.parent / Path(url or f"{target.stem}.zip").name,
+                            instructions=f"GloVe {name}: https://nlp.stanford.edu/projects/glove/")
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        extracted = safe_extract(archive, Path(tmp) / "x")
+        found = list(extracted.rglob(target.name))
+        if not found:
+            raise ValueError(f"{archive}: holds no {target.name}; check encoders.glove.{name}.source")
+        shutil.move(str(found[0]), target)
+    return target

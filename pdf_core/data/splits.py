@@ -11,16 +11,28 @@ from collections import Counter
 from pathlib import Path
 
 from pdf_core.io_utils import write_jsonl
+from pdf_core.paths import SPLITS
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "dev", "test")
-# dataset kind -> module holding its build_splits(raw_dir, options)
-BUILDERS = {
+# The registry of dataset kinds: kind -> module with build_splits(raw_dir, options) and, for real
+# data, resolve_root(raw_dir). The schema's `datasets.*.kind` enum and the CLI choices come from it.
+DATASET_KINDS = {
     "synthetic": "pdf_core.data.synthetic",
     "mvsa_single": "pdf_core.data.mvsa",
     "food101": "pdf_core.data.food101",
 }
+
+
+def existing_root(kind: str, raw_dir: str | Path) -> Path | None:
+    """The dataset root if the data is already in ``raw_dir`` (placed by hand or downloaded), else None."""
+    module = importlib.import_module(DATASET_KINDS[kind])
+    if not hasattr(module, "resolve_root"):
+        return Path(raw_dir)
+    try:
+        return module.resolve_root(Path(raw_dir))
+    except FileNotFoundError:
+        return None
 
 
 def dataset_root(kind: str, raw_dir: str | Path, extracted_name: str | None = None) -> Path:
@@ -28,14 +40,10 @@ def dataset_root(kind: str, raw_dir: str | Path, extracted_name: str | None = No
 
     Real datasets may sit in ``raw_dir`` itself or in ``raw_dir/<extracted_name>`` (after a download).
     """
-    raw_dir = Path(raw_dir)
-    module = importlib.import_module(BUILDERS[kind])
-    if not hasattr(module, "resolve_root"):
-        return raw_dir
-    try:
-        return module.resolve_root(raw_dir)
-    except FileNotFoundError:
-        return raw_dir / extracted_name if extracted_name else raw_dir
+    root = existing_root(kind, raw_dir)
+    if root is not None:
+        return root
+    return Path(raw_dir) / extracted_name if extracted_name else Path(raw_dir)
 
 
 def check_rows(rows_by_split: dict[str, list[dict]], where: str) -> None:
@@ -56,13 +64,13 @@ def check_rows(rows_by_split: dict[str, list[dict]], where: str) -> None:
 
 def build_splits(kind: str, raw_dir: str | Path, out_dir: str | Path, options: dict | None = None) -> dict[str, int]:
     """Build and write the three splits; returns the row count per split."""
-    if kind not in BUILDERS:
-        raise ValueError(f"unknown dataset kind {kind!r}; known: {', '.join(BUILDERS)}")
+    if kind not in DATASET_KINDS:
+        raise ValueError(f"unknown dataset kind {kind!r}; known: {', '.join(DATASET_KINDS)}")
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if not raw_dir.exists():
         raise FileNotFoundError(f"{raw_dir}: raw data not found; run `python -m pdf_core download` "
                                 f"(or `generate` for the synthetic dataset) first")
-    builder = importlib.import_module(BUILDERS[kind]).build_splits
+    builder = importlib.import_module(DATASET_KINDS[kind]).build_splits
     rows_by_split = builder(raw_dir, dict(options or {}))
     check_rows(rows_by_split, str(raw_dir))
     counts = {}

@@ -130,11 +130,3 @@ class ImageEncoder(nn.Module):
     def forward(self, images_uint8: torch.Tensor) -> torch.Tensor:
         fmap = self.body(self.preprocess(images_uint8))
         return self.pool(fmap).flatten(2).transpose(1, 2)  # [B, R, C]
-
-
-def pick_device(requested: str = "auto") -> torch.device:
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device is 'cuda' but no CUDA device is visible; use 'auto' or 'cpu'")
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(requested)

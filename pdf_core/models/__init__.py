@@ -1,33 +1,58 @@
-"""The model registry: a ``model`` name in params.yaml -> its class."""
+"""The model registry: a ``model`` name in params.yaml -> its class.
+
+Each module of this package except ``base`` is one model, named after the module (``qmf.py`` ->
+``qmf``). It defines ``MODEL``, its :class:`~pdf_core.models.base.FusionModel` subclass, and
+``SETTINGS``, its own hyper-parameters as JSON-schema properties with a ``default`` each (a plain
+literal). The schema of ``params.yaml`` (``grid.models`` and the keys allowed under
+``models.<name>``), the Snakemake wildcard constraint and the code inputs of each train job come
+from here. Names and settings are read from the source without importing the module, so building
+the workflow's DAG never imports torch.
+"""
 from __future__ import annotations
 
-from pdf_core.models.base import FusionModel, InputDims
-from pdf_core.models.bert import Bert
-from pdf_core.models.bow import BoW
-from pdf_core.models.concatbert import ConcatBert
-from pdf_core.models.concatbow import ConcatBoW
-from pdf_core.models.img import Img
-from pdf_core.models.latefusion import LateFusion
-from pdf_core.models.mmbt import MMBT
-from pdf_core.models.pdf import PDF
-from pdf_core.models.qmf import QMF
-from pdf_core.models.tmc import TMC
+import ast
+import functools
+import importlib
+from pathlib import Path
 
-MODEL_REGISTRY: dict[str, type[FusionModel]] = {
-    "bow": BoW,
-    "img": Img,
-    "bert": Bert,
-    "concatbow": ConcatBoW,
-    "concatbert": ConcatBert,
-    "mmbt": MMBT,
-    "latefusion": LateFusion,
-    "tmc": TMC,
-    "qmf": QMF,
-    "pdf": PDF,
-}
+MODELS_DIR = Path(__file__).resolve().parent
+_NOT_MODELS = {"__init__", "base"}
 
 
-def build_model(name: str, dims: InputDims, n_classes: int, hp: dict, n_train: int) -> FusionModel:
-    if name not in MODEL_REGISTRY:
-        raise ValueError(f"model {name!r} is not implemented; available: {', '.join(sorted(MODEL_REGISTRY))}")
-    return MODEL_REGISTRY[name](dims, n_classes, hp, n_train)
+def model_names() -> list[str]:
+    return sorted(p.stem for p in MODELS_DIR.glob("*.py") if p.stem not in _NOT_MODELS)
+
+
+def model_file(name: str) -> Path:
+    return MODELS_DIR / f"{name}.py"
+
+
+def _check_name(name: str) -> None:
+    if name not in model_names():
+        raise ValueError(f"model {name!r} is not implemented; available: {', '.join(model_names())}")
+
+
+@functools.cache
+def model_settings(name: str) -> dict[str, dict]:
+    """The ``SETTINGS`` literal of model ``name``: its own keys as JSON-schema properties."""
+    _check_name(name)
+    path = model_file(name)
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "SETTINGS" for t in node.targets):
+            settings = ast.literal_eval(node.value)
+            missing = [key for key, prop in settings.items() if "default" not in prop]
+            if missing:
+                raise ValueError(f"{path}: SETTINGS keys {missing} have no 'default'")
+            return settings
+    raise ValueError(f"{path}: a model module must define SETTINGS (a dict literal; {{}} when it has no own keys)")
+
+
+def model_class(name: str):
+    _check_name(name)
+    return importlib.import_module(f"{__name__}.{name}").MODEL
+
+
+def build_model(name: str, dims, n_classes: int, hp: dict, n_train: int):
+    """An instance of model ``name``; ``hp`` is missing nothing: model defaults fill its own keys."""
+    hp = {**{key: prop["default"] for key, prop in model_settings(name).items()}, **hp}
+    return model_class(name)(dims, n_classes, hp, n_train)

@@ -9,6 +9,10 @@ from __future__ import annotations
 from pdf_core.models.base import FusionModel, text_head
 
 
+# this model's own keys under `models.bert` (read by the registry without importing torch)
+SETTINGS = {}
+
+
 class Bert(FusionModel):
     inputs = ("txt",)
 
@@ -18,3 +22,6 @@ class Bert(FusionModel):
 
     def forward(self, feats):
         return {"logits": self.clf(feats["txt"])}
+
+
+MODEL = Bert

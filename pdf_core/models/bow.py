@@ -6,6 +6,10 @@ from torch import nn
 from pdf_core.models.base import FusionModel
 
 
+# this model's own keys under `models.bow` (read by the registry without importing torch)
+SETTINGS = {}
+
+
 class BoW(FusionModel):
     inputs = ("bow",)
 
@@ -15,3 +19,6 @@ class BoW(FusionModel):
 
     def forward(self, feats):
         return {"logits": self.clf(feats["bow"])}
+
+
+MODEL = BoW

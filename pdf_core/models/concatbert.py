@@ -24,13 +24,23 @@ def mlp(in_dim: int, hidden: list[int], out_dim: int, dropout: float, batch_norm
     return nn.Sequential(*layers)
 
 
+# this model's own keys under `models.concatbert` (read by the registry without importing torch)
+SETTINGS = {
+    "hidden": {"type": "array", "items": {"type": "integer", "minimum": 1}, "default": []},  # MLP widths (official: none)
+    "include_bn": {"type": "boolean", "default": True},  # BatchNorm1d after each hidden layer
+}
+
+
 class ConcatBert(FusionModel):
     inputs = ("txt", "img")
 
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        self.clf = mlp(dims.txt + dims.img_flat, list(hp.get("hidden") or []), n_classes, hp["dropout"],
-                       bool(hp.get("include_bn", True)))
+        self.clf = mlp(dims.txt + dims.img_flat, list(hp["hidden"] or []), n_classes, hp["dropout"],
+                       bool(hp["include_bn"]))
 
     def forward(self, feats):
         return {"logits": self.clf(torch.cat([feats["txt"], feats["img"].flatten(1)], dim=1))}
+
+
+MODEL = ConcatBert

@@ -7,6 +7,10 @@ from torch import nn
 from pdf_core.models.base import FusionModel
 
 
+# this model's own keys under `models.concatbow` (read by the registry without importing torch)
+SETTINGS = {}
+
+
 class ConcatBoW(FusionModel):
     inputs = ("bow", "img")
 
@@ -16,3 +20,6 @@ class ConcatBoW(FusionModel):
 
     def forward(self, feats):
         return {"logits": self.clf(torch.cat([feats["bow"], feats["img"].flatten(1)], dim=1))}
+
+
+MODEL = ConcatBoW

@@ -4,6 +4,10 @@ from __future__ import annotations
 from pdf_core.models.base import FusionModel, image_head
 
 
+# this model's own keys under `models.img` (read by the registry without importing torch)
+SETTINGS = {}
+
+
 class Img(FusionModel):
     inputs = ("img",)
 
@@ -13,3 +17,6 @@ class Img(FusionModel):
 
     def forward(self, feats):
         return {"logits": self.clf(feats["img"])}
+
+
+MODEL = Img

@@ -56,6 +56,13 @@ def load_bert(hp: dict, bert_config=None) -> nn.Module:
     return load_pretrained(AutoModel, source)
 
 
+# this model's own keys under `models.mmbt` (read by the registry without importing torch)
+SETTINGS = {
+    "freeze_txt": {"type": "integer", "minimum": 0, "default": 0},  # epochs BERT's layers stay frozen
+    "freeze_img": {"type": "integer", "minimum": 0, "default": 0},  # epochs the image encoder stays frozen
+}
+
+
 class MMBT(FusionModel):
     inputs = ("img",)  # plus the raw token ids, which RunModel always passes through
 
@@ -66,8 +73,8 @@ class MMBT(FusionModel):
         self.img_proj = nn.Linear(dims.img, hidden)
         self.dropout = nn.Dropout(hp["dropout"])
         self.clf = nn.Linear(hidden, n_classes)
-        self.freeze_txt = int(hp.get("freeze_txt", 0))
-        self.freeze_img = int(hp.get("freeze_img", 0))
+        self.freeze_txt = int(hp["freeze_txt"])
+        self.freeze_img = int(hp["freeze_img"])
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
 
     def _apply_freezing(self) -> tuple[bool, bool]:
@@ -110,3 +117,6 @@ class MMBT(FusionModel):
 
     def on_epoch_end(self, epoch: int) -> None:
         self.epochs_done.fill_(epoch)
+
+
+MODEL = MMBT

@@ -84,16 +84,25 @@ def fusion_weights(conf_txt, conf_img, rc_txt=None, rc_img=None) -> tuple[torch.
     return w[:, 0], w[:, 1]
 
 
+# this model's own keys under `models.pdf` (read by the registry without importing torch)
+SETTINGS = {
+    # confidence-net widths (null: the official [2d, d])
+    "confnet_hidden": {"type": ["array", "null"], "items": {"type": "integer", "minimum": 1}, "default": None},
+    "confnet_activation": {"enum": ["none", "relu"], "default": "none"},  # between the confidence-net linears
+    "calibrate": {"type": "boolean", "default": True},  # relative calibration at evaluation
+}
+
+
 class PDF(LateFusionBase):
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        activation = hp.get("confnet_activation", "none")
-        hidden = hp.get("confnet_hidden")
+        activation = hp["confnet_activation"]
+        hidden = hp["confnet_hidden"]
         txt_hidden = list(hidden) if hidden is not None else [2 * dims.txt, dims.txt]
         img_hidden = list(hidden) if hidden is not None else [2 * dims.img_flat, dims.img_flat]
         self.txt_conf = confidence_net(dims.txt, txt_hidden, activation)
         self.img_conf = confidence_net(dims.img_flat, img_hidden, activation)
-        self.calibrate = bool(hp.get("calibrate", True))
+        self.calibrate = bool(hp["calibrate"])
 
     def forward(self, feats):
         txt_f, img_f = feats["txt"], feats["img"].flatten(1)
@@ -115,3 +124,6 @@ class PDF(LateFusionBase):
         tcp_txt = true_class_prob(out["txt_logits"], labels).detach()
         tcp_img = true_class_prob(out["img_logits"], labels).detach()
         return clf + F.l1_loss(out["conf_txt"], tcp_txt) + F.l1_loss(out["conf_img"], tcp_img)
+
+
+MODEL = PDF

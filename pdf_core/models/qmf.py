@@ -73,11 +73,19 @@ def rank_loss(confidence: torch.Tensor, history: torch.Tensor, index: torch.Tens
     return F.margin_ranking_loss(confidence, conf2 + margin / safe_target, -target, margin=0.0)
 
 
+# this model's own keys under `models.qmf` (read by the registry without importing torch)
+SETTINGS = {
+    "rank_weight": {"type": "number", "minimum": 0, "default": 1.0},  # weight of the ranking regulariser
+    # observed: min-max over the history | epoch_counter: the official code's counter
+    "history_norm": {"enum": ["observed", "epoch_counter"], "default": "observed"},
+}
+
+
 class QMF(LateFusionBase):
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        self.rank_weight = hp.get("rank_weight", 1.0)
-        self.history_norm = hp.get("history_norm", "observed")
+        self.rank_weight = hp["rank_weight"]
+        self.history_norm = hp["history_norm"]
         if self.history_norm not in ("observed", "epoch_counter"):
             raise ValueError(f"qmf history_norm must be 'observed' or 'epoch_counter', not {self.history_norm!r}")
         # Cumulative per-sample CE loss of each modality over all epochs; a buffer so checkpoints carry it.
@@ -108,3 +116,6 @@ class QMF(LateFusionBase):
     def on_epoch_end(self, epoch: int) -> None:
         if self.history_norm == "epoch_counter" and epoch > 1:  # official History.max_correctness_update(epoch)
             self.max_correctness += 1
+
+
+MODEL = QMF

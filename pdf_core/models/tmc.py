@@ -66,10 +66,16 @@ def evidential_loss(alpha: torch.Tensor, labels: torch.Tensor, annealing_coef: f
     return (ce + annealing_coef * kl_to_uniform(alpha_tilde)).mean()
 
 
+# this model's own keys under `models.tmc` (read by the registry without importing torch)
+SETTINGS = {
+    "annealing_epochs": {"type": "integer", "minimum": 0, "default": 10},  # KL weight ramps to 1 over these epochs
+}
+
+
 class TMC(LateFusionBase):
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        self.annealing_epochs = hp.get("annealing_epochs", 10)
+        self.annealing_epochs = hp["annealing_epochs"]
         # finished epochs; a buffer so a resumed run anneals from where it was
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
 
@@ -93,3 +99,6 @@ class TMC(LateFusionBase):
 
     def on_epoch_end(self, epoch: int) -> None:
         self.epochs_done.fill_(epoch)
+
+
+MODEL = TMC

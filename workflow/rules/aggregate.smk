@@ -5,15 +5,15 @@ rule aggregate:
     """mean ± std over train seeds per dataset x model x noise type x level."""
     input:
         evals=ALL_EVALS,
-        code=code("aggregate.py"),
+        code=code("aggregate"),
     output:
-        csv=report("results/summary.csv", category="Results", labels={"table": "summary (csv)"}),
-        md="results/summary.md",
-        html=report("results/summary.html", category="Results", labels={"table": "accuracy (mean ± std)"}),
-        metrics="results/metrics.json",
-        plot=report("results/accuracy_vs_noise.png", category="Results", labels={"figure": "accuracy vs noise"}),
+        csv=report(paths.result_files()["csv"], category="Results", labels={"table": "summary (csv)"}),
+        md=paths.result_files()["md"],
+        html=report(paths.result_files()["html"], category="Results", labels={"table": "accuracy (mean ± std)"}),
+        metrics=paths.result_files()["metrics"],
+        plot=report(paths.result_files()["plot"], category="Results", labels={"figure": "accuracy vs noise"}),
     params:
-        out_dir=lambda w, output: str(Path(output.csv).parent),
+        out_dir=paths.RESULTS_DIR,
     log:
         "logs/aggregate.log",
     benchmark:

@@ -1,65 +1,55 @@
-# Shared definitions for the workflow files (paths, grid expansions, input functions).
+# Shared definitions for the workflow files: the grid, and input functions built on pdf_core.paths.
 # (Snakemake's linter wants functions kept apart from the rule definitions.)
-from pathlib import Path
-
 from pdf_core import paths
+from pdf_core.codedeps import model_files, stage_files
 from pdf_core.config import dataset_config, model_hparams
-from pdf_core.evaluate import eval_filename, level_name
+from pdf_core.grid import conditions
+from pdf_core.models import model_names
 
-# The CLI reads the same file the workflow was configured with (edit it, or pass --configfile).
-PARAMS_FILE = str(Path(workflow.configfiles[-1]).resolve())
 GRID = config["grid"]
 DATASETS = GRID["datasets"]
-CODE_DIR = Path(workflow.basedir) / "pdf_core"
+MODELS = model_names()
 
 
-def code(*modules):
-    """Package modules a job runs, listed as its inputs so that editing them reruns it.
-
-    Snakemake itself tracks only `script` files, not the modules they import.
-    """
-    return [str(CODE_DIR / m) for m in modules]
+def code(stage, model=None):
+    """Package files `python -m pdf_core <stage>` runs (and the model's module), derived from imports:
+    inputs of the job, so that editing one reruns exactly the jobs that run it (pdf_core.codedeps)."""
+    files = stage_files(stage) + (model_files(model) if model else ())
+    return sorted({str(f) for f in files})
 
 
 def ds_cfg(wildcards):
     return dataset_config(config, wildcards.dataset)
 
 
-def noisy_levels():
-    return [lvl for lvl in GRID["noise_levels"] if lvl > 0]
-
-
 def eval_files(dataset, model, seed):
-    return [str(paths.run_dir(dataset, model, seed) / "eval" / eval_filename(t, lvl, e))
-            for t in GRID["noise_types"] for lvl in GRID["noise_levels"] for e in GRID["eval_seeds"]]
+    run = paths.run_dir(dataset, model, seed)
+    return [paths.eval_file(run, *c) for c in conditions(GRID)]
 
 
 ALL_EVALS = [f for ds in DATASETS for m in GRID["models"] for s in GRID["seeds"] for f in eval_files(ds, m, s)]
-RESULTS = ["results/summary.csv", "results/summary.md", "results/summary.html", "results/metrics.json",
-           "results/accuracy_vs_noise.png"]
+RESULTS = list(paths.result_files().values())
 
-FEATURE_SPLIT_FILES = ["images.npy", "tokens.npz", "samples.jsonl"]
+
+def frozen_mode(wildcards):
+    return model_hparams(config, wildcards.model)["mode"] == "frozen"
 
 
 def train_inputs(w):
     """Frozen mode trains on the encoder caches; finetune mode on the image store and token ids."""
-    if model_hparams(config, w.model)["mode"] == "frozen":
-        data = [str(paths.frozen_clean(w.dataset, s)) for s in ("train", "dev")]
+    if frozen_mode(w):
+        data = [paths.frozen_clean(w.dataset, s) for s in ("train", "dev")]
     else:
-        data = [f"data/features/{w.dataset}/{s}/{f}" for s in ("train", "dev") for f in FEATURE_SPLIT_FILES]
-    model_file = CODE_DIR / "models" / f"{w.model}.py"
-    return data + [f"data/glove/{w.dataset}/vectors.npy", f"data/features/{w.dataset}/classes.json"] + code(
-        "train.py", "inputs.py", "models/base.py", "models/__init__.py"
-    ) + ([str(model_file)] if model_file.exists() else [])
+        data = paths.feature_files(w.dataset, ("train", "dev"))
+    return data + [paths.glove_files(w.dataset)["vectors"], paths.classes_file(w.dataset)] + code("train", w.model)
 
 
 def evaluate_inputs(w):
-    hp = model_hparams(config, w.model)
-    if hp["mode"] == "frozen":
-        data = [str(paths.frozen_clean(w.dataset, "test"))] + [
-            str(paths.frozen_noisy(w.dataset, t, lvl, e))
-            for t in GRID["noise_types"] for lvl in noisy_levels() for e in GRID["eval_seeds"]
-        ]
+    """The checkpoint, the test set under every condition, and the train split (it sizes the model)."""
+    if frozen_mode(w):
+        data = [paths.frozen_clean(w.dataset, s) for s in ("train", "test")]
+        data += [paths.frozen_noisy(w.dataset, *c) for c in conditions(GRID, noisy_only=True)]
     else:
-        data = [f"data/features/{w.dataset}/test/{f}" for f in FEATURE_SPLIT_FILES]
-    return [f"runs/{w.dataset}/{w.model}/seed{w.seed}/model.pt"] + data + code("evaluate.py", "metrics.py")
+        data = paths.feature_files(w.dataset, ("train", "test")) + [paths.glove_files(w.dataset)["vectors"]]
+    run = paths.run_dir(w.dataset, w.model, w.seed)
+    return [run / "model.pt"] + data + code("evaluate", w.model)

@@ -6,10 +6,8 @@ rule evaluate:
     input:
         evaluate_inputs,
     output:
-        [f"runs/{{dataset}}/{{model}}/seed{{seed}}/eval/{eval_filename(t, lvl, e)}"
-         for t in GRID["noise_types"] for lvl in GRID["noise_levels"] for e in GRID["eval_seeds"]],
+        eval_files("{dataset}", "{model}", "{seed}"),
     params:
-        params_file=PARAMS_FILE,
         hparams=lambda w: model_hparams(config, w.model),
         noise=config["noise"],
     threads: 1
@@ -20,5 +18,5 @@ rule evaluate:
     benchmark:
         "benchmarks/evaluate/{dataset}/{model}/seed{seed}.tsv"
     shell:
-        "OMP_NUM_THREADS={threads} python -m pdf_core --params {params.params_file:q} evaluate"
+        "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} evaluate"
         " --dataset {wildcards.dataset:q} --model {wildcards.model} --seed {wildcards.seed} > {log:q} 2>&1"

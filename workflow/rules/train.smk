@@ -6,11 +6,10 @@ rule train:
     input:
         train_inputs,
     output:
-        checkpoint="runs/{dataset}/{model}/seed{seed}/model.pt",
-        train_log="runs/{dataset}/{model}/seed{seed}/train_log.jsonl",
-        dev_metrics="runs/{dataset}/{model}/seed{seed}/dev_metrics.json",
+        checkpoint=paths.run_dir("{dataset}", "{model}", "{seed}") / "model.pt",
+        train_log=paths.run_dir("{dataset}", "{model}", "{seed}") / "train_log.jsonl",
+        dev_metrics=paths.run_dir("{dataset}", "{model}", "{seed}") / "dev_metrics.json",
     params:
-        params_file=PARAMS_FILE,
         hparams=lambda w: model_hparams(config, w.model),  # only this model's settings: edits rerun only its jobs
     threads: 1
     resources:
@@ -20,5 +19,5 @@ rule train:
     benchmark:
         "benchmarks/train/{dataset}/{model}/seed{seed}.tsv"
     shell:
-        "OMP_NUM_THREADS={threads} python -m pdf_core --params {params.params_file:q} train"
+        "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} train"
         " --dataset {wildcards.dataset:q} --model {wildcards.model} --seed {wildcards.seed} > {log:q} 2>&1"
