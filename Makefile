@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-test run test test-fast test-slurm clean
+.PHONY: install install-test run test test-fast test-slurm lint format clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +32,17 @@ test: install-test
 
 test-fast: install-test
 	$(BIN)/pytest -m "not slow"
+
+# ruff (lint + format check) and snakefmt; `make format` rewrites the files instead
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules/
+
+format: install-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/snakefmt Snakefile workflow/rules/
 
 # Real SLURM on a throw-away single-node cluster (root; installs slurm + munge if missing).
 test-slurm: install-test

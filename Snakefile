@@ -5,7 +5,9 @@ import re
 
 from snakemake.exceptions import WorkflowError
 
-from pdf_core.config import ParamsError, validate_params, write_resolved
+from snakemake.utils import update_config
+
+from pdf_core.config import ParamsError, typed_overrides, validate_params, write_resolved
 
 
 configfile: "params.yaml"
@@ -14,8 +16,11 @@ configfile: "params.yaml"
 report: "workflow/report/workflow.rst"
 
 
-CONFIG_SOURCE = " + ".join(str(f) for f in workflow.configfiles) + (
-    " + --config" if workflow.config_settings.config else ""
+update_config(config, typed_overrides(dict(workflow.config_settings.config)))
+CONFIG_SOURCE = " + ".join(
+    ["params.yaml"]
+    + [str(f) for f in workflow.overwrite_configfiles]
+    + ["--config"] * bool(workflow.config_settings.config)
 )
 try:
     validate_params(config, source=CONFIG_SOURCE)

@@ -129,6 +129,24 @@ def dataset_config(params: dict, dataset: str) -> dict[str, Any]:
     return ds
 
 
+def typed_overrides(overrides: Any) -> Any:
+    """``--config`` values with YAML types restored below the top level.
+
+    Snakemake parses a nested ``--config models={qmf: {lr: 0.01}}`` with YAML's BaseLoader, so
+    every leaf arrives as a string ('0.01'); read each leaf as YAML, as params.yaml itself is read.
+    """
+    if isinstance(overrides, dict):
+        return {key: typed_overrides(value) for key, value in overrides.items()}
+    if isinstance(overrides, list):
+        return [typed_overrides(value) for value in overrides]
+    if isinstance(overrides, str):
+        try:
+            return yaml.safe_load(overrides) if overrides else overrides
+        except yaml.YAMLError:
+            return overrides
+    return overrides
+
+
 RESOLVED_DIR = Path(".pdf_core") / "params"
 
 

@@ -89,97 +89,123 @@ def _make_optimizer(model: RunModel, hp: dict, total_steps: int, device: torch.d
     return opt, warm, warmup_steps, plateau
 
 
-def train_run(model_name: str, hp: dict, ds: dict, features_cfg: dict, n_classes: int, seed: int,
-              train_inputs: SplitInputs, dev_inputs: SplitInputs, run_dir: Path) -> dict:
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    device = pick_device(hp["device"])
-    seed_everything(seed)
-    model = build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs).to(device)
-    # the compiled wrapper shares parameters with `model`, which stays the object we checkpoint
-    forward = torch.compile(model) if hp["compile"] else model
-    n_train, micro, accum = len(train_inputs), hp["micro_batch"], hp["grad_accum"]
-    steps_per_epoch = math.ceil(math.ceil(n_train / micro) / accum)
-    opt, warm, warmup_steps, plateau = _make_optimizer(model, hp, steps_per_epoch * hp["max_epochs"], device)
-    fp = fingerprint({"model": model_name, "hp": hp, "seed": seed, "n_train": n_train, "n_classes": n_classes})
+class _Run:
+    """The moving parts of one training run: model, optimizer and schedulers, their state, the log."""
 
-    state = {"epoch": 0, "step": 0, "best_acc": -1.0, "best_epoch": 0, "bad_epochs": 0, "stopped": False}
-    last_path, best_path, log_path = run_dir / "last.pt", run_dir / "model.pt", run_dir / "train_log.jsonl"
-    remove_stale_temps(run_dir, ("last.pt", "model.pt", "train_log.jsonl", "dev_metrics.json"))
-    log_lines: list[str] = []
-    if last_path.exists():
+    def __init__(self, model_name: str, hp: dict, ds: dict, features_cfg: dict, n_classes: int, seed: int,
+                 train_inputs: SplitInputs, run_dir: Path):
+        self.model_name, self.hp, self.seed, self.n_classes = model_name, hp, seed, n_classes
+        self.train_inputs, self.n_train = train_inputs, len(train_inputs)
+        self.device = pick_device(hp["device"])
+        seed_everything(seed)
+        self.model = build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs).to(self.device)
+        # the compiled wrapper shares parameters with `model`, which stays the object we checkpoint
+        self.forward = torch.compile(self.model) if hp["compile"] else self.model
+        steps_per_epoch = math.ceil(math.ceil(self.n_train / hp["micro_batch"]) / hp["grad_accum"])
+        self.opt, self.warm, self.warmup_steps, self.plateau = _make_optimizer(
+            self.model, hp, steps_per_epoch * hp["max_epochs"], self.device)
+        self.fingerprint = fingerprint({"model": model_name, "hp": hp, "seed": seed, "n_train": self.n_train,
+                                        "n_classes": n_classes})
+        self.state = {"epoch": 0, "step": 0, "best_acc": -1.0, "best_epoch": 0, "bad_epochs": 0, "stopped": False}
+        self.log_lines: list[str] = []
+        self.last_path, self.best_path = run_dir / "last.pt", run_dir / "model.pt"
+
+    def resume(self) -> None:
+        """Continue from ``last.pt`` when it belongs to this exact run (a killed job's restart)."""
+        if not self.last_path.exists():
+            return
         try:
-            ckpt = load_checkpoint(last_path, fp)
+            ckpt = load_checkpoint(self.last_path, self.fingerprint)
         except ValueError as exc:
             log.warning("%s — starting from scratch", exc)
-        else:
-            model.load_state_dict(ckpt["model"])
-            opt.load_state_dict(ckpt["optimizer"])
-            plateau.load_state_dict(ckpt["plateau"])
-            if warm is not None:
-                warm.load_state_dict(ckpt["warmup"])
-            set_rng_state(ckpt["rng"])
-            state = ckpt["state"]
-            log_lines = ckpt["log_lines"]
-            log.info("resumed %s from epoch %d (step %d)", run_dir, state["epoch"], state["step"])
+            return
+        self.model.load_state_dict(ckpt["model"])
+        self.opt.load_state_dict(ckpt["optimizer"])
+        self.plateau.load_state_dict(ckpt["plateau"])
+        if self.warm is not None:
+            self.warm.load_state_dict(ckpt["warmup"])
+        set_rng_state(ckpt["rng"])
+        self.state, self.log_lines = ckpt["state"], ckpt["log_lines"]
+        log.info("resumed %s from epoch %d (step %d)", self.last_path.parent, self.state["epoch"], self.state["step"])
 
-    while state["epoch"] < hp["max_epochs"] and not state["stopped"]:
-        epoch = state["epoch"] + 1
+    def train_epoch(self, epoch: int) -> float:
+        """One pass over the training set in micro-batches with gradient accumulation; the mean loss."""
+        hp, model = self.hp, self.model
         model.train()
-        t0 = time.time()
         # a fresh generator per (seed, epoch): the order is reproducible and needs no saved state
-        order = np.random.default_rng([seed, epoch]).permutation(n_train)
-        micro_batches = [order[i:i + micro] for i in range(0, n_train, micro)]
+        order = np.random.default_rng([self.seed, epoch]).permutation(self.n_train)
+        micro, accum = hp["micro_batch"], hp["grad_accum"]
+        micro_batches = [order[i:i + micro] for i in range(0, self.n_train, micro)]
         total_loss = 0.0
-        opt.zero_grad(set_to_none=True)
-        for k, idx in enumerate(tqdm(micro_batches, desc=f"{model_name} s{seed} epoch {epoch}", unit="mb",
+        self.opt.zero_grad(set_to_none=True)
+        for k, idx in enumerate(tqdm(micro_batches, desc=f"{self.model_name} s{self.seed} epoch {epoch}", unit="mb",
                                      mininterval=5, leave=False)):
             failpoint("micro_batch")  # test hook (pdf_core.faults): kill mid-epoch
-            batch = train_inputs.batch(idx, device)
-            with autocast(device, hp["precision"]):
-                out = forward(batch)
+            batch = self.train_inputs.batch(idx, self.device)
+            with autocast(self.device, hp["precision"]):
+                out = self.forward(batch)
                 loss = model.fusion.loss(out, batch["labels"], batch["index"])
             if not torch.isfinite(loss):
                 raise NonFiniteLoss(
-                    f"non-finite loss {loss.item()} at epoch {epoch}, optimizer step {state['step']}, "
+                    f"non-finite loss {loss.item()} at epoch {epoch}, optimizer step {self.state['step']}, "
                     f"micro-batch {k} (training-set rows {idx[:8].tolist()}...); last good checkpoint: "
-                    f"{last_path if last_path.exists() else 'none'}. Lower train.lr or check the inputs")
+                    f"{self.last_path if self.last_path.exists() else 'none'}. Lower train.lr or check the inputs")
             (loss / accum).backward()
             total_loss += loss.item() * len(idx)
             if (k + 1) % accum == 0 or k + 1 == len(micro_batches):
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-                state["step"] += 1
-                if warm is not None and state["step"] <= warmup_steps:
-                    warm.step()
+                self.opt.step()
+                self.opt.zero_grad(set_to_none=True)
+                self.state["step"] += 1
+                if self.warm is not None and self.state["step"] <= self.warmup_steps:
+                    self.warm.step()
         model.fusion.on_epoch_end(epoch)
-        dev = predict(model, dev_inputs, device, precision=hp["precision"])
-        dev_acc = float((dev["logits"].argmax(1) == dev_inputs.labels).mean())
-        plateau.step(dev_acc)
+        return total_loss / self.n_train
+
+    def end_epoch(self, epoch: int, train_loss: float, dev_acc: float, seconds: float) -> None:
+        """Schedulers, best-dev checkpoint, early-stop bookkeeping, the log line and ``last.pt``."""
+        state = self.state
+        self.plateau.step(dev_acc)
         state["epoch"] = epoch
         improved = dev_acc > state["best_acc"]
         if improved:
             state.update(best_acc=dev_acc, best_epoch=epoch, bad_epochs=0)
-            save_checkpoint(best_path, {"fingerprint": fp, "model": model.state_dict(), "model_name": model_name,
-                                        "hp": hp, "n_classes": n_classes, "n_train": n_train, "epoch": epoch})
+            save_checkpoint(self.best_path, {"fingerprint": self.fingerprint, "model": self.model.state_dict(),
+                                             "model_name": self.model_name, "hp": self.hp,
+                                             "n_classes": self.n_classes, "n_train": self.n_train, "epoch": epoch})
         else:
             state["bad_epochs"] += 1
-        log_lines.append(json.dumps({"epoch": epoch, "train_loss": total_loss / n_train, "dev_acc": dev_acc,
-                                     "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 3)}))
-        log.info("epoch %d: train loss %.4f, dev acc %.4f%s", epoch, total_loss / n_train, dev_acc,
-                 " (best)" if improved else "")
-        state["stopped"] = hp["patience"] is not None and state["bad_epochs"] >= hp["patience"]
-        save_checkpoint(last_path, {"fingerprint": fp, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                                    "plateau": plateau.state_dict(),
-                                    "warmup": warm.state_dict() if warm is not None else None,
-                                    "rng": rng_state(), "state": state, "log_lines": log_lines})
-        failpoint("epoch_end")  # test hook: kill right after the epoch's checkpoint
-        if state["stopped"]:
-            log.info("early stop: %d epochs without dev improvement", state["bad_epochs"])
-            break
+        self.log_lines.append(json.dumps({"epoch": epoch, "train_loss": train_loss, "dev_acc": dev_acc,
+                                          "lr": self.opt.param_groups[0]["lr"], "seconds": round(seconds, 3)}))
+        log.info("epoch %d: train loss %.4f, dev acc %.4f%s", epoch, train_loss, dev_acc, " (best)" if improved else "")
+        patience = self.hp["patience"]
+        state["stopped"] = patience is not None and state["bad_epochs"] >= patience
+        save_checkpoint(self.last_path, {"fingerprint": self.fingerprint, "model": self.model.state_dict(),
+                                         "optimizer": self.opt.state_dict(), "plateau": self.plateau.state_dict(),
+                                         "warmup": self.warm.state_dict() if self.warm is not None else None,
+                                         "rng": rng_state(), "state": state, "log_lines": self.log_lines})
 
-    write_text(log_path, "\n".join(log_lines) + "\n")
+
+def train_run(model_name: str, hp: dict, ds: dict, features_cfg: dict, n_classes: int, seed: int,
+              train_inputs: SplitInputs, dev_inputs: SplitInputs, run_dir: Path) -> dict:
+    """Train until max epochs or early stop; write ``model.pt``, ``train_log.jsonl``, ``dev_metrics.json``."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run = _Run(model_name, hp, ds, features_cfg, n_classes, seed, train_inputs, run_dir)
+    remove_stale_temps(run_dir, ("last.pt", "model.pt", "train_log.jsonl", "dev_metrics.json"))
+    run.resume()
+    while run.state["epoch"] < hp["max_epochs"] and not run.state["stopped"]:
+        epoch, t0 = run.state["epoch"] + 1, time.time()
+        train_loss = run.train_epoch(epoch)
+        dev = predict(run.model, dev_inputs, run.device, precision=hp["precision"])
+        dev_acc = float((dev["logits"].argmax(1) == dev_inputs.labels).mean())
+        run.end_epoch(epoch, train_loss, dev_acc, time.time() - t0)
+        failpoint("epoch_end")  # test hook: kill right after the epoch's checkpoint
+    if run.state["stopped"]:
+        log.info("early stop: %d epochs without dev improvement", run.state["bad_epochs"])
+
+    write_text(run_dir / "train_log.jsonl", "\n".join(run.log_lines) + "\n")
+    state = run.state
     metrics = {"best_dev_acc": state["best_acc"], "best_epoch": state["best_epoch"], "epochs_run": state["epoch"]}
     write_json(run_dir / "dev_metrics.json", metrics)
-    last_path.unlink(missing_ok=True)  # the run is complete; nothing left to resume
+    run.last_path.unlink(missing_ok=True)  # the run is complete; nothing left to resume
     return metrics

@@ -1,11 +1,15 @@
 """params.yaml validation: each mistake gives one clear error naming the key."""
 import copy
+import os
+import stat
 import subprocess
+import sys
 
 import pytest
 import yaml
 
-from pdf_core.config import ParamsError, load_params, model_hparams, validate_params
+from pdf_core.config import (ParamsError, load_params, load_schema, model_hparams, typed_overrides, validate_params,
+                             write_resolved)
 from tests.conftest import PROJECT_ROOT, snakemake_exe
 
 
@@ -57,3 +61,47 @@ def test_snakemake_refuses_bad_params_before_any_job(tmp_path, params, cli_env):
     assert proc.returncode != 0
     assert "'grid.models[1]': 'qmff' is not one of" in proc.stdout + proc.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_config_overrides_get_their_yaml_types_back():
+    # what Snakemake hands over for --config 'models={qmf: {lr: 0.01, hidden: [8]}}' grid=...
+    raw = {"models": {"qmf": {"lr": "0.01", "compile": "true", "history_norm": "observed"}, "concatbert": {"hidden": ["8"]}},
+           "train": {"patience": "null"}}
+    assert typed_overrides(raw) == {"models": {"qmf": {"lr": 0.01, "compile": True, "history_norm": "observed"},
+                                               "concatbert": {"hidden": [8]}}, "train": {"patience": None}}
+
+
+def test_model_keys_are_checked_per_model(params):
+    bad = copy.deepcopy(params)
+    bad["models"]["bow"]["rank_weight"] = 2
+    with pytest.raises(ParamsError, match="unknown key 'rank_weight' under 'models.bow'"):
+        validate_params(bad)
+    assert "rank_weight" in model_hparams(params, "qmf") and "rank_weight" not in model_hparams(params, "bow")
+
+
+def test_schema_lists_equal_the_registries():
+    from pdf_core.data.splits import DATASET_KINDS
+    from pdf_core.noise import NOISE_MODES, NOISE_TYPES
+
+    defs = load_schema()["$defs"]
+    assert defs["noiseType"]["enum"] == list(NOISE_TYPES)
+    assert defs["noiseMode"]["enum"] == list(NOISE_MODES)
+    assert defs["datasetKind"]["enum"] == list(DATASET_KINDS)
+
+
+def test_resolved_params_file_is_content_addressed(tmp_path, params):
+    first = write_resolved(params, tmp_path)
+    mtime = first.stat().st_mtime_ns
+    assert write_resolved(copy.deepcopy(params), tmp_path) == first and first.stat().st_mtime_ns == mtime
+    assert load_params(first) == params
+    changed = copy.deepcopy(params)
+    changed["models"]["qmf"]["lr"] = 0.5
+    assert write_resolved(changed, tmp_path) != first
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    # a real process with umask 022, as on a shared cluster: results readable by colleagues
+    code = "from pdf_core.io_utils import write_json; write_json('r.json', {'a': 1})"
+    subprocess.run(["bash", "-c", f"umask 022 && {sys.executable} -c \"{code}\""], cwd=tmp_path, check=True,
+                   env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)))
+    assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == 0o644

@@ -1,11 +1,12 @@
 """End to end: the real Snakemake + DVC pipeline on a tiny synthetic config in a temp git repo.
 
 One flow, because every step needs the previous one's outputs:
-run -> nothing left to do -> dvc repro only records hashes -> a qmf hyper-parameter edit reruns only
+run -> nothing left to do -> editing a module reruns exactly the jobs that import it -> dvc repro only records hashes -> a qmf hyper-parameter edit reruns only
 qmf's train/evaluate jobs and the aggregate -> dvc metrics diff shows the change -> reverting the
 edit reproduces the first run's metrics exactly (determinism on CPU).
 """
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -57,6 +58,33 @@ def _job_counts(dry_run_output: str) -> dict[str, int]:
     return counts
 
 
+# A module edit -> the jobs whose stage imports it (pdf_core.codedeps), downstream jobs included.
+CODE_EDITS = {
+    "pdf_core/seeding.py": {"train": 4, "evaluate": 4, "aggregate": 1, "all": 1},
+    "pdf_core/noise.py": {"encode_clean": 1, "encode_noisy": 1, "train": 4, "evaluate": 4, "aggregate": 1, "all": 1},
+    "pdf_core/features/encoders.py": {"features": 1, "encode_clean": 1, "encode_noisy": 1, "train": 4,
+                                      "evaluate": 4, "aggregate": 1, "all": 1},
+    "pdf_core/models/qmf.py": {"train": 2, "evaluate": 2, "aggregate": 1, "all": 1},
+    "pdf_core/aggregate.py": {"aggregate": 1, "all": 1},
+}
+
+
+def _check_code_edits_rerun_exactly_their_jobs(repo, smk, env):
+    for rel, expected in CODE_EDITS.items():
+        path = repo / rel
+        text, stat = path.read_text(), path.stat()
+        path.write_text(text + "# edited\n")
+        try:
+            dry = _run(smk + ["-n"], repo, env)
+            assert _job_counts(dry) == expected, (rel, dry[-2000:])
+            if rel.endswith("qmf.py"):
+                assert "latefusion/seed1/model.pt" not in dry
+        finally:
+            path.write_text(text)
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert "Nothing to be done" in _run(smk + ["-n"], repo, env)
+
+
 @pytest.fixture
 def repo(tmp_path, cli_env):
     for name in ("Snakefile", "dvc.yaml", ".gitignore"):
@@ -89,6 +117,7 @@ def test_pipeline_snakemake_and_dvc(repo, cli_env):
         assert (repo / log).exists(), log
 
     assert "Nothing to be done" in _run(smk + ["-n"], repo, cli_env)
+    _check_code_edits_rerun_exactly_their_jobs(repo, smk, cli_env)
 
     # DVC on top: repro only records hashes (Snakemake has nothing to do), then both agree.
     repro = _run(["dvc", "repro"], repo, cli_env)

@@ -12,11 +12,11 @@ rule aggregate:
         html=report(paths.result_files()["html"], category="Results", labels={"table": "accuracy (mean ± std)"}),
         metrics=paths.result_files()["metrics"],
         plot=report(paths.result_files()["plot"], category="Results", labels={"figure": "accuracy vs noise"}),
-    params:
-        out_dir=paths.RESULTS_DIR,
     log:
         "logs/aggregate.log",
     benchmark:
         "benchmarks/aggregate.tsv"
+    params:
+        out_dir=paths.RESULTS_DIR,
     shell:
         "python -m pdf_core aggregate --out-dir {params.out_dir:q} {input.evals:q} > {log:q} 2>&1"

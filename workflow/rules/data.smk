@@ -7,13 +7,13 @@ rule raw_data:
         code=lambda w: code("generate" if ds_cfg(w)["kind"] == "synthetic" else "download"),
     output:
         marker=paths.raw_marker("{dataset}"),
-    params:
-        stage=lambda w: "generate" if ds_cfg(w)["kind"] == "synthetic" else "download",
-        dataset_cfg=lambda w: config["datasets"][w.dataset],
     log:
         "logs/raw_data/{dataset}.log",
     benchmark:
         "benchmarks/raw_data/{dataset}.tsv"
+    params:
+        stage=lambda w: "generate" if ds_cfg(w)["kind"] == "synthetic" else "download",
+        dataset_cfg=lambda w: config["datasets"][w.dataset],
     shell:
         "python -m pdf_core --params {PARAMS_FILE:q} {params.stage} --dataset {wildcards.dataset:q}"
         " --marker {output.marker:q} > {log:q} 2>&1"
@@ -26,12 +26,12 @@ rule splits:
         code=code("splits"),
     output:
         paths.split_files("{dataset}"),
-    params:
-        split=lambda w: {k: config["datasets"][w.dataset][k] for k in ("kind", "raw_dir", "split")},
     log:
         "logs/splits/{dataset}.log",
     benchmark:
         "benchmarks/splits/{dataset}.tsv"
+    params:
+        split=lambda w: {k: config["datasets"][w.dataset][k] for k in ("kind", "raw_dir", "split")},
     shell:
         "python -m pdf_core --params {PARAMS_FILE:q} splits --dataset {wildcards.dataset:q} > {log:q} 2>&1"
 
@@ -42,14 +42,16 @@ rule glove:
         splits=paths.split_files("{dataset}"),
         code=code("glove"),
         # a GloVe text file must be in place: `python -m pdf_core download --glove <name>` or by hand
-        source=lambda w: [] if ds_cfg(w)["glove_spec"]["source"].startswith("package:") else [ds_cfg(w)["glove_spec"]["source"]],
+        source=lambda w: (
+            [] if ds_cfg(w)["glove_spec"]["source"].startswith("package:") else [ds_cfg(w)["glove_spec"]["source"]]
+        ),
     output:
         **paths.glove_files("{dataset}"),
-    params:
-        glove=lambda w: ds_cfg(w)["glove_spec"],
     log:
         "logs/glove/{dataset}.log",
     benchmark:
         "benchmarks/glove/{dataset}.tsv"
+    params:
+        glove=lambda w: ds_cfg(w)["glove_spec"],
     shell:
         "python -m pdf_core --params {PARAMS_FILE:q} glove --dataset {wildcards.dataset:q} > {log:q} 2>&1"

@@ -7,16 +7,16 @@ rule evaluate:
         evaluate_inputs,
     output:
         eval_files("{dataset}", "{model}", "{seed}"),
-    params:
-        hparams=lambda w: model_hparams(config, w.model),
-        noise=config["noise"],
-    threads: 1
-    resources:
-        gpu=1,
     log:
         "logs/evaluate/{dataset}/{model}/seed{seed}.log",
     benchmark:
         "benchmarks/evaluate/{dataset}/{model}/seed{seed}.tsv"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        hparams=lambda w: model_hparams(config, w.model),
+        noise=config["noise"],
     shell:
         "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} evaluate"
         " --dataset {wildcards.dataset:q} --model {wildcards.model} --seed {wildcards.seed} > {log:q} 2>&1"

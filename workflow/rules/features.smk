@@ -11,16 +11,20 @@ rule features:
     output:
         paths.feature_files("{dataset}"),
         classes=paths.classes_file("{dataset}"),
-        report=report(paths.data_report("{dataset}"), category="Data", subcategory="{dataset}",
-                      labels={"dataset": "{dataset}", "file": "data report"}),
-    params:
-        text_encoder=lambda w: ds_cfg(w)["text_encoder_spec"],
-        image_size=config["features"]["image_size"],
-        image_policy=config["features"]["image_policy"],
+        report=report(
+            paths.data_report("{dataset}"),
+            category="Data",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "file": "data report"},
+        ),
     log:
         "logs/features/{dataset}.log",
     benchmark:
         "benchmarks/features/{dataset}.tsv"
+    params:
+        text_encoder=lambda w: ds_cfg(w)["text_encoder_spec"],
+        image_size=config["features"]["image_size"],
+        image_policy=config["features"]["image_policy"],
     shell:
         "python -m pdf_core --params {PARAMS_FILE:q} features --dataset {wildcards.dataset:q} > {log:q} 2>&1"
 
@@ -42,15 +46,15 @@ rule encode_clean:
         **ENCODE_INPUTS,
     output:
         [paths.frozen_clean("{dataset}", s) for s in paths.SPLITS],
-    params:
-        **ENCODE_PARAMS,
-    threads: 4  # capped by --cores locally; a fixed request under SLURM
-    resources:
-        gpu=1,
     log:
         "logs/encode_clean/{dataset}.log",
     benchmark:
         "benchmarks/encode_clean/{dataset}.tsv"
+    threads: 4  # capped by --cores locally; a fixed request under SLURM
+    resources:
+        gpu=1,
+    params:
+        **ENCODE_PARAMS,
     shell:
         "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} encode"
         " --dataset {wildcards.dataset:q} > {log:q} 2>&1"
@@ -62,16 +66,16 @@ rule encode_noisy:
         **ENCODE_INPUTS,
     output:
         [paths.frozen_noisy("{dataset}", *c) for c in conditions(GRID, noisy_only=True, noise_type="{noise_type}")],
-    params:
-        **ENCODE_PARAMS,
-        noise_mode=config["noise"]["mode"],
-    threads: 4  # capped by --cores locally; a fixed request under SLURM
-    resources:
-        gpu=1,
     log:
         "logs/encode_noisy/{dataset}_{noise_type}.log",
     benchmark:
         "benchmarks/encode_noisy/{dataset}_{noise_type}.tsv"
+    threads: 4  # capped by --cores locally; a fixed request under SLURM
+    resources:
+        gpu=1,
+    params:
+        **ENCODE_PARAMS,
+        noise_mode=config["noise"]["mode"],
     shell:
         "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} encode"
         " --dataset {wildcards.dataset:q} --noise-type {wildcards.noise_type} > {log:q} 2>&1"

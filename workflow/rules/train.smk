@@ -9,15 +9,15 @@ rule train:
         checkpoint=paths.run_dir("{dataset}", "{model}", "{seed}") / "model.pt",
         train_log=paths.run_dir("{dataset}", "{model}", "{seed}") / "train_log.jsonl",
         dev_metrics=paths.run_dir("{dataset}", "{model}", "{seed}") / "dev_metrics.json",
-    params:
-        hparams=lambda w: model_hparams(config, w.model),  # only this model's settings: edits rerun only its jobs
-    threads: 1
-    resources:
-        gpu=1,
     log:
         "logs/train/{dataset}/{model}/seed{seed}.log",
     benchmark:
         "benchmarks/train/{dataset}/{model}/seed{seed}.tsv"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        hparams=lambda w: model_hparams(config, w.model),  # only this model's settings: edits rerun only its jobs
     shell:
         "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} train"
         " --dataset {wildcards.dataset:q} --model {wildcards.model} --seed {wildcards.seed} > {log:q} 2>&1"
