@@ -293,3 +293,19 @@ def test_chunk_outside_range_rejected():
         noiser.images(imgs, 0)
     with pytest.raises(ValueError, match="outside"):
         noiser.texts(texts[:2], 3)
+
+
+def test_a_registered_noise_type_runs_its_own_function(monkeypatch):
+    """Dispatch is by name through NOISE_TYPES: a new type never falls into another type's branch."""
+    from pdf_core import noise
+
+    def black(noiser, out, flags, start):
+        out[flags] = 0
+
+    monkeypatch.setitem(noise.NOISE_TYPES, "black", noise.NoiseType(99, lambda level: 1.0, black))
+    images = np.full((4, 2, 2, 3), 200, np.uint8)
+    noiser = TestNoiser(NoiseCondition("black", 5, 1, "paper"), 4)
+    assert noiser.image_noised.all()  # its own probability (1.0), not salt & pepper's 0.25
+    assert (noiser.images(images, 0) == 0).all()
+    with pytest.raises(ValueError, match="unknown noise_type 'blur'"):
+        NoiseCondition("blur", 5, 1, "paper")
