@@ -10,6 +10,7 @@ and malformed lines), then measures, side by side in one run:
 Prints MB/s of both and their ratio. The file stays cached between the two reads (cat runs first
 and again last, to show the cache state did not favour either side).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,21 +71,29 @@ def main() -> None:
     words = [f"w{i}" for i in range(0, n_lines, max(1, n_lines // 20_000))]
     with open(split, "w") as fh:
         for i in range(0, len(words), 20):
-            fh.write(json.dumps({"id": str(i), "label": "a", "text": " ".join(words[i:i + 20]), "img": "x"}) + "\n")
+            fh.write(json.dumps({"id": str(i), "label": "a", "text": " ".join(words[i : i + 20]), "img": "x"}) + "\n")
 
     cat_before = time_cat(path)
-    code = ("import sys, json; from pathlib import Path; from pdf_core.data.glove import extract_glove; "
-            "r = extract_glove([Path(sys.argv[1])], sys.argv[2], False, Path(sys.argv[3])); print(json.dumps(r))")
+    code = (
+        "import sys, json; from pathlib import Path; from pdf_core.data.glove import extract_glove; "
+        "r = extract_glove([Path(sys.argv[1])], sys.argv[2], False, Path(sys.argv[3])); print(json.dumps(r))"
+    )
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code, str(split), str(path), str(work / "out")],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(split), str(path), str(work / "out")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     extract_s = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     cat_after = time_cat(path)
     cat_s = min(cat_before, cat_after)
-    print(f"file: {size_mb:.0f} MB, {report['lines']} lines, {report['malformed_lines']} malformed, "
-          f"{report['words_found']}/{report['dataset_words']} vocabulary words found")
+    print(
+        f"file: {size_mb:.0f} MB, {report['lines']} lines, {report['malformed_lines']} malformed, "
+        f"{report['words_found']}/{report['dataset_words']} vocabulary words found"
+    )
     print(f"cat > /dev/null : {cat_s:7.2f} s  {size_mb / cat_s:8.1f} MB/s  (runs: {cat_before:.2f}, {cat_after:.2f} s)")
     print(f"glove extract   : {extract_s:7.2f} s  {size_mb / extract_s:8.1f} MB/s  peak RSS {peak_mb:.0f} MB")
     print(f"ratio extract/cat time: {extract_s / cat_s:.1f}x")

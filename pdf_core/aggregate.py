@@ -4,6 +4,7 @@ Per (dataset, model, noise type, level): each train seed's accuracy is first ave
 seeds, then mean ± std (sample std, ddof=1; 0 for a single seed) is taken over train seeds, as the
 paper reports it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,15 @@ from pdf_core.io_utils import atomic_path, read_json, write_json, write_text
 log = logging.getLogger(__name__)
 
 KEYS = ["dataset", "model", "noise_type", "noise_level"]
-EXTRA_METRICS = ["macro_f1", "nll", "ece", "weight_img_clean", "weight_img_noised", "weight_txt_clean",
-                 "weight_txt_noised"]
+EXTRA_METRICS = [
+    "macro_f1",
+    "nll",
+    "ece",
+    "weight_img_clean",
+    "weight_img_noised",
+    "weight_txt_clean",
+    "weight_txt_noised",
+]
 
 
 def load_evaluations(eval_paths: list[Path]) -> pd.DataFrame:
@@ -54,9 +62,11 @@ def accuracy_tables(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Per dataset: rows = models, columns = noise type x level, cells = 'mean ± std' accuracy in %."""
     tables = {}
     for dataset, part in summary.groupby("dataset"):
-        cells = part.assign(cell=[f"{100 * m:.2f} ± {100 * s:.2f}" for m, s in zip(part.acc_mean, part.acc_std)],
-                            column=[f"{t} ε={lvl:g}" for t, lvl in zip(part.noise_type, part.noise_level)])
-        order = [f"{t} ε={lvl:g}" for t, lvl in sorted(set(zip(part.noise_type, part.noise_level)))]
+        cells = part.assign(
+            cell=[f"{100 * m:.2f} ± {100 * s:.2f}" for m, s in zip(part.acc_mean, part.acc_std, strict=True)],
+            column=[f"{t} ε={lvl:g}" for t, lvl in zip(part.noise_type, part.noise_level, strict=True)],
+        )
+        order = [f"{t} ε={lvl:g}" for t, lvl in sorted(set(zip(part.noise_type, part.noise_level, strict=True)))]
         table = cells.pivot(index="model", columns="column", values="cell").reindex(columns=order).fillna("–")
         table.index.name, table.columns.name = "model", None
         tables[dataset] = table
@@ -70,8 +80,12 @@ def _seeds_line(summary: pd.DataFrame) -> str:
 def markdown_table(summary: pd.DataFrame) -> str:
     lines = [f"# {TITLE}", ""]
     for dataset, table in accuracy_tables(summary).items():
-        lines += [f"## {dataset}", "", "| model | " + " | ".join(table.columns) + " |",
-                  "|---|" + "---|" * len(table.columns)]
+        lines += [
+            f"## {dataset}",
+            "",
+            "| model | " + " | ".join(table.columns) + " |",
+            "|---|" + "---|" * len(table.columns),
+        ]
         lines += [f"| {model} | " + " | ".join(row) + " |" for model, row in table.iterrows()]
         lines.append("")
     lines.append(_seeds_line(summary))
@@ -80,10 +94,15 @@ def markdown_table(summary: pd.DataFrame) -> str:
 
 def html_table(summary: pd.DataFrame) -> str:
     """The same tables as a standalone HTML page (shown inline by `snakemake --report`)."""
-    body = "".join(f"<h2>{dataset}</h2>{table.to_html(border=1, index_names=False)}" for dataset, table in accuracy_tables(summary).items())
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{TITLE}</title>"
-            "<style>body{font-family:sans-serif} td,th{padding:4px 10px;text-align:right}</style></head>"
-            f"<body><h1>{TITLE}</h1>{body}<p>{_seeds_line(summary)}</p></body></html>\n")
+    body = "".join(
+        f"<h2>{dataset}</h2>{table.to_html(border=1, index_names=False)}"
+        for dataset, table in accuracy_tables(summary).items()
+    )
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{TITLE}</title>"
+        "<style>body{font-family:sans-serif} td,th{padding:4px 10px;text-align:right}</style></head>"
+        f"<body><h1>{TITLE}</h1>{body}<p>{_seeds_line(summary)}</p></body></html>\n"
+    )
 
 
 def dvc_metrics(summary: pd.DataFrame) -> dict:
@@ -102,11 +121,13 @@ def plot_accuracy(summary: pd.DataFrame, out_path: Path) -> None:
 
     panels = summary[["dataset", "noise_type"]].drop_duplicates().values.tolist()
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
-    for ax, (dataset, noise_type) in zip(axes[0], panels):
+    for ax, (dataset, noise_type) in zip(axes[0], panels, strict=False):
         part = summary[(summary.dataset == dataset) & (summary.noise_type == noise_type)]
         for model, rows in part.groupby("model"):
             rows = rows.sort_values("noise_level")
-            ax.errorbar(rows.noise_level, 100 * rows.acc_mean, yerr=100 * rows.acc_std, marker="o", capsize=3, label=model)
+            ax.errorbar(
+                rows.noise_level, 100 * rows.acc_mean, yerr=100 * rows.acc_std, marker="o", capsize=3, label=model
+            )
         ax.set(title=f"{dataset} — {noise_type} noise", xlabel="noise level ε", ylabel="accuracy (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

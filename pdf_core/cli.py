@@ -3,6 +3,7 @@
 Settings come from ``params.yaml`` (``--params``); paths default to the pipeline layout
 (:mod:`pdf_core.paths`) and can be overridden.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,10 @@ def _dataset(params: dict, name: str) -> dict:
     from pdf_core.config import ParamsError, dataset_config
 
     if name not in params["datasets"]:
-        raise ParamsError(f"dataset {name!r} is not defined under 'datasets' in params.yaml "
-                          f"(defined: {', '.join(params['datasets'])})")
+        raise ParamsError(
+            f"dataset {name!r} is not defined under 'datasets' in params.yaml "
+            f"(defined: {', '.join(params['datasets'])})"
+        )
     return dataset_config(params, name)
 
 
@@ -81,10 +84,21 @@ def cmd_splits(args) -> None:
 
     ds = _dataset(_params(args), args.dataset)
     options = dict(ds["split"])
-    options.update({k: v for k, v in (("rule", args.rule), ("seed", args.seed), ("text_decoding", args.text_decoding),
-                                      ("dev_size", args.dev_size)) if v is not None})
-    counts = build_splits(args.kind or ds["kind"], args.raw_dir or ds["raw_dir"],
-                          args.out_dir or paths.splits_dir(args.dataset), options)
+    options.update(
+        {
+            k: v
+            for k, v in (
+                ("rule", args.rule),
+                ("seed", args.seed),
+                ("text_decoding", args.text_decoding),
+                ("dev_size", args.dev_size),
+            )
+            if v is not None
+        }
+    )
+    counts = build_splits(
+        args.kind or ds["kind"], args.raw_dir or ds["raw_dir"], args.out_dir or paths.splits_dir(args.dataset), options
+    )
     print(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
@@ -94,8 +108,12 @@ def cmd_glove(args) -> None:
 
     ds = _dataset(_params(args), args.dataset)
     splits = Path(args.splits_dir or paths.splits_dir(args.dataset))
-    extract_glove([splits / f"{s}.jsonl" for s in paths.SPLITS], args.source or ds["glove_spec"]["source"],
-                  ds["glove_spec"].get("lowercase", True), args.out_dir or paths.glove_dir(args.dataset))
+    extract_glove(
+        [splits / f"{s}.jsonl" for s in paths.SPLITS],
+        args.source or ds["glove_spec"]["source"],
+        ds["glove_spec"].get("lowercase", True),
+        args.out_dir or paths.glove_dir(args.dataset),
+    )
 
 
 def cmd_features(args) -> None:
@@ -106,9 +124,14 @@ def cmd_features(args) -> None:
     params = _params(args)
     ds = _dataset(params, args.dataset)
     root = dataset_root(ds["kind"], args.raw_dir or ds["raw_dir"], ds.get("download", {}).get("extracted_name"))
-    build_features(args.splits_dir or paths.splits_dir(args.dataset), root,
-                   args.out_dir or paths.features_dir(args.dataset), ds["text_encoder_spec"],
-                   params["features"]["image_size"], params["features"]["image_policy"])
+    build_features(
+        args.splits_dir or paths.splits_dir(args.dataset),
+        root,
+        args.out_dir or paths.features_dir(args.dataset),
+        ds["text_encoder_spec"],
+        params["features"]["image_size"],
+        params["features"]["image_policy"],
+    )
 
 
 def cmd_encode(args) -> None:
@@ -123,7 +146,9 @@ def cmd_encode(args) -> None:
     params = _params(args)
     ds = _dataset(params, args.dataset)
     torch.manual_seed(0)
-    encoders = FrozenEncoders(ds, params["features"], paths.glove_dir(args.dataset), pick_device(params["train"]["device"]))
+    encoders = FrozenEncoders(
+        ds, params["features"], paths.glove_dir(args.dataset), pick_device(params["train"]["device"])
+    )
     feats = paths.features_dir(args.dataset)
     if args.noise_type is None:
         for split in args.splits:
@@ -157,9 +182,17 @@ def cmd_train(args) -> None:
 
     params = _params(args)
     ds, hp = _dataset(params, args.dataset), model_hparams(params, args.model, args.dataset)
-    metrics = train_run(args.model, hp, ds, params["features"], _n_classes(args.dataset), args.seed,
-                        _train_inputs(params, ds, hp, "train"), _train_inputs(params, ds, hp, "dev"),
-                        Path(args.run_dir or paths.run_dir(args.dataset, args.model, args.seed)))
+    metrics = train_run(
+        args.model,
+        hp,
+        ds,
+        params["features"],
+        _n_classes(args.dataset),
+        args.seed,
+        _train_inputs(params, ds, hp, "train"),
+        _train_inputs(params, ds, hp, "dev"),
+        Path(args.run_dir or paths.run_dir(args.dataset, args.model, args.seed)),
+    )
     print(metrics)
 
 
@@ -180,8 +213,9 @@ def cmd_evaluate(args) -> None:
     for noise_type, level, eval_seed in conditions(params["grid"]):
         cond = NoiseCondition(noise_type, level, eval_seed, params["noise"]["mode"])
         if hp["mode"] == "finetune":
-            loader = partial(finetune_inputs, paths.features_dir(args.dataset), "test", ds,
-                             paths.glove_dir(args.dataset), cond)
+            loader = partial(
+                finetune_inputs, paths.features_dir(args.dataset), "test", ds, paths.glove_dir(args.dataset), cond
+            )
         elif level == 0:  # nothing is noised at level 0: the clean test cache is that condition
             loader = partial(frozen_inputs, paths.frozen_clean(args.dataset, "test"))
         else:
@@ -198,8 +232,9 @@ def cmd_aggregate(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pdf_core", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m pdf_core", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
@@ -222,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = stage("splits", cmd_splits, "build {train,dev,test}.jsonl from raw labels and texts (never opens images)")
     p.add_argument("--dataset", required=True, help="a dataset under `datasets`; the options below override it")
-    p.add_argument("--kind", help="dataset kind, a key of pdf_core.data.splits.DATASET_KINDS (default: datasets.<name>.kind)")
+    p.add_argument(
+        "--kind", help="dataset kind, a key of pdf_core.data.splits.DATASET_KINDS (default: datasets.<name>.kind)"
+    )
     p.add_argument("--raw-dir", help="default: datasets.<name>.raw_dir")
     p.add_argument("--out-dir", help="default: data/splits/<name>")
     p.add_argument("--rule", help="split rule (MVSA: qmf | merged; Food-101: kaggle; synthetic: random)")
@@ -242,11 +279,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw-dir")
     p.add_argument("--out-dir")
 
-    p = stage("encode", cmd_encode, "frozen-encoder features of clean splits, or of the test split under every noisy "
-                                    "condition of one noise type in the grid")
+    p = stage(
+        "encode",
+        cmd_encode,
+        "frozen-encoder features of clean splits, or of the test split under every noisy "
+        "condition of one noise type in the grid",
+    )
     p.add_argument("--dataset", required=True)
     p.add_argument("--splits", nargs="+", default=["train", "dev", "test"])
-    p.add_argument("--noise-type", help="encode noisy test conditions of this type (a key of pdf_core.noise.NOISE_TYPES)")
+    p.add_argument(
+        "--noise-type", help="encode noisy test conditions of this type (a key of pdf_core.noise.NOISE_TYPES)"
+    )
 
     p = stage("train", cmd_train, "train one model for one seed")
     p.add_argument("--dataset", required=True)
@@ -268,8 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     from pdf_core.config import ParamsError
 
     try:

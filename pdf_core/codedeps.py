@@ -9,6 +9,7 @@ modules, which the registry imports by name at run time, are added per job by th
 evaluate rules, so editing ``qmf.py`` reruns only qmf's jobs. dvc.yaml's ``deps`` are tested against
 the same closure (tests/test_codedeps.py).
 """
+
 from __future__ import annotations
 
 import ast

@@ -3,6 +3,7 @@
 Validation runs before any job starts (the Snakefile calls :func:`validate_params`), and
 every error names the offending key so the user knows what to edit.
 """
+
 from __future__ import annotations
 
 import copy
@@ -19,6 +20,7 @@ from pdf_core.models import model_names, model_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = PROJECT_ROOT / "workflow" / "schemas" / "params.schema.yaml"
+
 
 class ParamsError(ValueError):
     """params.yaml is invalid; the message names the key and what to do."""
@@ -59,8 +61,11 @@ def load_schema() -> dict:
     defs = schema["$defs"]
     defs["modelName"]["enum"] = model_names()
     schema["properties"]["models"]["properties"] = {
-        name: {"type": "object", "additionalProperties": False,
-               "properties": {**defs["trainKeys"], **model_settings(name)}}
+        name: {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {**defs["trainKeys"], **model_settings(name)},
+        }
         for name in model_names()
     }
     return schema
@@ -69,7 +74,9 @@ def load_schema() -> dict:
 def validate_params(params: dict, source: str = "params.yaml") -> dict:
     """Check ``params`` against the schema and the cross-references the schema cannot express."""
     validator = jsonschema.Draft202012Validator(load_schema())
-    errors = sorted(validator.iter_errors(params), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(
+        validator.iter_errors(params), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
+    )
     if errors:
         # The most specific error first: a deep path says more than "is not valid under any schema".
         best = max(errors, key=lambda e: len(e.absolute_path))
@@ -77,13 +84,17 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
     problems = []
     for i, name in enumerate(params["grid"]["datasets"]):
         if name not in params["datasets"]:
-            problems.append(f"'grid.datasets[{i}]': dataset {name!r} has no block under 'datasets' "
-                            f"(defined: {', '.join(params['datasets'])})")
+            problems.append(
+                f"'grid.datasets[{i}]': dataset {name!r} has no block under 'datasets' "
+                f"(defined: {', '.join(params['datasets'])})"
+            )
     for name, ds in params["datasets"].items():
         for role, key in (("text", "text_encoder"), ("image", "image_encoder"), ("glove", "glove")):
             if ds[key] not in params["encoders"][role]:
-                problems.append(f"'datasets.{name}.{key}': {ds[key]!r} is not defined under 'encoders.{role}' "
-                                f"(defined: {', '.join(params['encoders'][role])})")
+                problems.append(
+                    f"'datasets.{name}.{key}': {ds[key]!r} is not defined under 'encoders.{role}' "
+                    f"(defined: {', '.join(params['encoders'][role])})"
+                )
         if ds["kind"] == "synthetic" and "generate" not in ds:
             problems.append(f"'datasets.{name}': kind synthetic needs a 'generate' block")
     if problems:

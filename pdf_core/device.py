@@ -1,4 +1,5 @@
 """Which torch device a run uses (`train.device`: auto | cpu | cuda)."""
+
 from __future__ import annotations
 
 import torch

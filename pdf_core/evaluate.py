@@ -4,6 +4,7 @@ One JSON per condition: ``<run_dir>/eval/<noise_type>_<level>_e<eval_seed>.json`
 macro-F1, NLL, ECE and — for models that report fusion weights — the mean weight per modality
 split by whether that modality of the sample was noised (the quantity QMF claims to get right).
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,8 +14,8 @@ import numpy as np
 import torch
 
 from pdf_core import metrics, paths
-from pdf_core.faults import failpoint
 from pdf_core.device import pick_device
+from pdf_core.faults import failpoint
 from pdf_core.inputs import SplitInputs, build_run_model
 from pdf_core.io_utils import remove_stale_temps, write_json
 from pdf_core.noise import NoiseCondition
@@ -51,8 +52,15 @@ def condition_metrics(pred: dict[str, np.ndarray], inputs: SplitInputs, n_classe
     return out
 
 
-def evaluate_run(checkpoint: Path, hp: dict, ds: dict, features_cfg: dict, train_inputs: SplitInputs,
-                 conditions: list[tuple[NoiseCondition, SplitInputs | callable]], run_dir: Path) -> list[Path]:
+def evaluate_run(
+    checkpoint: Path,
+    hp: dict,
+    ds: dict,
+    features_cfg: dict,
+    train_inputs: SplitInputs,
+    conditions: list[tuple[NoiseCondition, SplitInputs | callable]],
+    run_dir: Path,
+) -> list[Path]:
     """Evaluate ``checkpoint`` on each (condition, inputs) pair into ``run_dir``'s eval files.
 
     ``inputs`` may be a zero-argument loader, so only one condition's arrays are in memory at a time.
@@ -62,8 +70,10 @@ def evaluate_run(checkpoint: Path, hp: dict, ds: dict, features_cfg: dict, train
     device = pick_device(hp["device"])
     model = build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs)
     if ckpt["hp"] != hp or ckpt["n_train"] != len(train_inputs):
-        raise ValueError(f"{checkpoint}: checkpoint config differs from params.yaml for {model_name} "
-                         f"(saved {ckpt['hp']}, now {hp}); retrain this run")
+        raise ValueError(
+            f"{checkpoint}: checkpoint config differs from params.yaml for {model_name} "
+            f"(saved {ckpt['hp']}, now {hp}); retrain this run"
+        )
     model.load_state_dict(ckpt["model"])
     model.to(device)
     remove_stale_temps(paths.eval_dir(run_dir), (_eval_path(run_dir, c).name for c, _ in conditions))
@@ -71,8 +81,14 @@ def evaluate_run(checkpoint: Path, hp: dict, ds: dict, features_cfg: dict, train
     for cond, inputs in conditions:
         inputs = inputs() if callable(inputs) else inputs
         result = condition_metrics(predict(model, inputs, device, precision=hp["precision"]), inputs, n_classes)
-        result.update(noise_type=cond.noise_type, noise_level=cond.level, eval_seed=cond.eval_seed,
-                      noise_mode=cond.mode, model=model_name, dataset=ds["name"])
+        result.update(
+            noise_type=cond.noise_type,
+            noise_level=cond.level,
+            eval_seed=cond.eval_seed,
+            noise_mode=cond.mode,
+            model=model_name,
+            dataset=ds["name"],
+        )
         path = _eval_path(run_dir, cond)
         write_json(path, result)
         failpoint("eval_condition")  # test hook (pdf_core.faults): kill between conditions

@@ -12,6 +12,7 @@ Only the kill-and-resume tests (``tests/test_reliability.py``) set this variable
 real run. Names in use: ``before_rename`` (``io_utils.atomic_path``), ``epoch_end`` and
 ``micro_batch`` (``train.py``), ``eval_condition`` (``evaluate.py``).
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Snakemake (outputs of `encode_noisy` and `evaluate`, the aggregate's inputs) and the CLI
 (`evaluate`) both call :func:`conditions`, so the two can never disagree on what a run covers.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple

@@ -5,6 +5,7 @@
   :class:`RunModel` turn them into features on the device. Test-time noise is applied here, on the
   stored images and texts, exactly as the frozen path applies it before encoding.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -47,12 +48,17 @@ class SplitInputs:
 
 def frozen_inputs(cache_path: Path) -> SplitInputs:
     cache = load_cache(cache_path)
-    return SplitInputs({k: cache[k] for k in ("txt", "img", "bow", "input_ids", "attention_mask")}, cache["labels"],
-                       cache["image_noised"], cache["text_noised"])
+    return SplitInputs(
+        {k: cache[k] for k in ("txt", "img", "bow", "input_ids", "attention_mask")},
+        cache["labels"],
+        cache["image_noised"],
+        cache["text_noised"],
+    )
 
 
-def finetune_inputs(features_dir: Path, split: str, ds: dict, glove_dir: Path,
-                    cond: NoiseCondition | None = None) -> SplitInputs:
+def finetune_inputs(
+    features_dir: Path, split: str, ds: dict, glove_dir: Path, cond: NoiseCondition | None = None
+) -> SplitInputs:
     data = load_split(features_dir, split)
     images, texts, tokens = data["images"], data["texts"], data["tokens"]
     image_noised = text_noised = None
@@ -60,20 +66,26 @@ def finetune_inputs(features_dir: Path, split: str, ds: dict, glove_dir: Path,
         noiser = TestNoiser(cond, len(texts))
         images = noiser.images(np.asarray(images), 0)
         texts = noiser.texts(texts, 0)
-        tokens = tokenize(load_tokenizer(ds["text_encoder_spec"]), texts, ds["text_encoder_spec"].get("max_length", 128))
+        tokens = tokenize(
+            load_tokenizer(ds["text_encoder_spec"]), texts, ds["text_encoder_spec"].get("max_length", 128)
+        )
         image_noised, text_noised = noiser.image_noised, noiser.text_noised
     vocab, vectors = load_glove(glove_dir)
     bow = bag_of_words(texts, vocab, vectors, ds["glove_spec"].get("lowercase", True))
-    return SplitInputs({"images": images, "input_ids": tokens["input_ids"],
-                        "attention_mask": tokens["attention_mask"], "bow": bow},
-                       data["labels"], image_noised, text_noised)
+    return SplitInputs(
+        {"images": images, "input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"], "bow": bow},
+        data["labels"],
+        image_noised,
+        text_noised,
+    )
 
 
 class RunModel(nn.Module):
     """A fusion model plus, in finetune mode, the trainable encoders feeding it."""
 
-    def __init__(self, fusion: FusionModel, text_encoder: nn.Module | None = None,
-                 image_encoder: nn.Module | None = None):
+    def __init__(
+        self, fusion: FusionModel, text_encoder: nn.Module | None = None, image_encoder: nn.Module | None = None
+    ):
         super().__init__()
         self.fusion, self.text_encoder, self.image_encoder = fusion, text_encoder, image_encoder
 
@@ -96,19 +108,18 @@ class RunModel(nn.Module):
         return self.fusion(self.features(batch))
 
 
-def build_run_model(model_name: str, hp: dict, ds: dict, features: dict, n_classes: int,
-                    train_inputs: SplitInputs) -> RunModel:
+def build_run_model(
+    model_name: str, hp: dict, ds: dict, features: dict, n_classes: int, train_inputs: SplitInputs
+) -> RunModel:
     """The whole trainable model of one run; input sizes are read off the training inputs."""
     n_train, a = len(train_inputs), train_inputs.arrays
     if hp["mode"] == "frozen":
-        dims = InputDims(txt=a["txt"].shape[1], img_regions=a["img"].shape[1], img=a["img"].shape[2],
-                         bow=a["bow"].shape[1])
+        dims = InputDims(
+            txt=a["txt"].shape[1], img_regions=a["img"].shape[1], img=a["img"].shape[2], bow=a["bow"].shape[1]
+        )
         return RunModel(build_model(model_name, dims, n_classes, hp, n_train))
     text_enc = TextEncoder(ds["text_encoder_spec"])
     image_enc = ImageEncoder(ds["image_encoder_spec"], features["crop_size"], features["mean"], features["std"])
-    dims = InputDims(txt=text_enc.dim, img_regions=image_enc.num_regions, img=image_enc.dim,
-                     bow=a["bow"].shape[1])
+    dims = InputDims(txt=text_enc.dim, img_regions=image_enc.num_regions, img=image_enc.dim, bow=a["bow"].shape[1])
     fusion = build_model(model_name, dims, n_classes, hp, n_train)
-    return RunModel(fusion,
-                    text_enc if "txt" in fusion.inputs else None,
-                    image_enc if "img" in fusion.inputs else None)
+    return RunModel(fusion, text_enc if "txt" in fusion.inputs else None, image_enc if "img" in fusion.inputs else None)

@@ -5,14 +5,16 @@ then renamed over the target, so a job killed at any moment leaves either the
 old file or the new one, never a half-written file that Snakemake or DVC would
 take as complete.
 """
+
 from __future__ import annotations
 
 import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from pdf_core.faults import failpoint
 

@@ -1,4 +1,5 @@
 """Evaluation metrics: accuracy, macro-F1, NLL, expected calibration error."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,7 +43,7 @@ def ece(logits: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
     correct = (pred == labels).astype(float)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         in_bin = (conf > lo) & (conf <= hi)
         if in_bin.any():
             total += in_bin.mean() * abs(correct[in_bin].mean() - conf[in_bin].mean())

@@ -30,8 +30,8 @@ Which samples are noised is decided up front from the eval seed, identically in 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -122,7 +122,7 @@ def mask_text(text: str, prob: float, rng) -> str:
     words = text.split()
     # One draw per word, even when prob is 0 or 1, so stream consumption depends only on word count.
     hits = rng.random(len(words)) < prob
-    return " ".join("_" if hit else word for word, hit in zip(words, hits))
+    return " ".join("_" if hit else word for word, hit in zip(words, hits, strict=True))
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ class TestNoiser:
         b = chunk.shape[0]
         self._check_range(start, b)
         out = chunk.copy()
-        NOISE_TYPES[self.cond.noise_type].noise_images(self, out, self.image_noised[start:start + b], start)
+        NOISE_TYPES[self.cond.noise_type].noise_images(self, out, self.image_noised[start : start + b], start)
         return out
 
     def texts(self, texts: list[str], start: int) -> list[str]:
@@ -230,7 +230,7 @@ class TestNoiser:
         paper = self.cond.mode == "paper"
         stream = self._paper_stream("text", start, b) if paper else None
         out = list(texts)
-        for j in np.flatnonzero(self.text_noised[start:start + b]):
+        for j in np.flatnonzero(self.text_noised[start : start + b]):
             rng = stream if paper else self._sample_rng(start + int(j), _STREAM_TEXT)
             out[j] = mask_text(texts[j], self.word_prob, rng)
         return out

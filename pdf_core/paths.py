@@ -4,6 +4,7 @@ The Snakemake rules and the CLI both build their paths here. Every function also
 patterns (``paths.run_dir("{dataset}", "{model}", "{seed}")``), so a rule's output pattern and
 the file a job writes come from the same line. Kept free of heavy imports: the Snakefile loads it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,8 +43,10 @@ def glove_dir(dataset: str) -> Path:
 
 def glove_files(dataset: str) -> dict[str, Path]:
     """The GloVe subset of one dataset, by role (pdf_core.data.glove)."""
-    return {role: glove_dir(dataset) / name
-            for role, name in (("vectors", "vectors.npy"), ("vocab", "vocab.txt"), ("report", "report.json"))}
+    return {
+        role: glove_dir(dataset) / name
+        for role, name in (("vectors", "vectors.npy"), ("vocab", "vocab.txt"), ("report", "report.json"))
+    }
 
 
 def features_dir(dataset: str) -> Path:
@@ -84,6 +87,11 @@ def eval_file(run: Path, noise_type: str, level: float | str, eval_seed: int | s
 
 def result_files(out_dir: str | Path = RESULTS_DIR) -> dict[str, Path]:
     """What the aggregate stage writes, by role."""
-    names = {"csv": "summary.csv", "md": "summary.md", "html": "summary.html", "metrics": "metrics.json",
-             "plot": "accuracy_vs_noise.png"}
+    names = {
+        "csv": "summary.csv",
+        "md": "summary.md",
+        "html": "summary.html",
+        "metrics": "metrics.json",
+        "plot": "accuracy_vs_noise.png",
+    }
     return {role: Path(out_dir) / name for role, name in names.items()}

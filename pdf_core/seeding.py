@@ -1,4 +1,5 @@
 """Explicit, complete seeding: python, numpy and torch (CPU and CUDA)."""
+
 from __future__ import annotations
 
 import os
@@ -21,9 +22,12 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
 def rng_state() -> dict:
     """All RNG states, as tensors and plain values so ``torch.load(weights_only=True)`` accepts them."""
     name, keys, pos, has_gauss, cached = np.random.get_state()
-    return {"python": random.getstate(), "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+    return {
+        "python": random.getstate(),
+        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
 
 
 def set_rng_state(state: dict) -> None:

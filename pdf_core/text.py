@@ -1,4 +1,5 @@
 """Word-level text handling shared by GloVe extraction, bag-of-words features and text noise."""
+
 from __future__ import annotations
 
 

@@ -8,6 +8,7 @@ optimizer, schedulers, RNG, epoch, step) goes to ``last.pt``, so a killed run re
 
 Outputs in the run directory: ``model.pt`` (best dev), ``train_log.jsonl``, ``dev_metrics.json``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pdf_core.faults import failpoint
 from pdf_core.device import pick_device
+from pdf_core.faults import failpoint
 from pdf_core.inputs import RunModel, SplitInputs, build_run_model
 from pdf_core.io_utils import atomic_path, remove_stale_temps, write_json, write_text
 from pdf_core.seeding import rng_state, seed_everything, set_rng_state
@@ -47,9 +48,11 @@ def load_checkpoint(path: Path, expected_fingerprint: str) -> dict:
     """Load with ``weights_only=True``; a checkpoint of another config is refused, never used silently."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if ckpt.get("fingerprint") != expected_fingerprint:
-        raise ValueError(f"{path}: checkpoint was made with a different model config "
-                         f"(fingerprint {ckpt.get('fingerprint')} != {expected_fingerprint}); "
-                         f"delete it or rerun training for this config")
+        raise ValueError(
+            f"{path}: checkpoint was made with a different model config "
+            f"(fingerprint {ckpt.get('fingerprint')} != {expected_fingerprint}); "
+            f"delete it or rerun training for this config"
+        )
     return ckpt
 
 
@@ -59,8 +62,9 @@ def autocast(device: torch.device, precision: str):
 
 
 @torch.no_grad()
-def predict(model: RunModel, inputs: SplitInputs, device: torch.device, batch_size: int = 512,
-            precision: str = "fp32") -> dict[str, np.ndarray]:
+def predict(
+    model: RunModel, inputs: SplitInputs, device: torch.device, batch_size: int = 512, precision: str = "fp32"
+) -> dict[str, np.ndarray]:
     """Logits and fusion weights of every sample, in large no-grad batches."""
     model.eval()
     parts: dict[str, list] = {}
@@ -84,16 +88,26 @@ def _make_optimizer(model: RunModel, hp: dict, total_steps: int, device: torch.d
     else:
         opt = torch.optim.Adam(params, lr=hp["lr"], weight_decay=hp["weight_decay"], fused=fused)
         warmup_steps, warm = 0, None
-    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", patience=hp["lr_patience"],
-                                                         factor=hp["lr_factor"])
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode="max", patience=hp["lr_patience"], factor=hp["lr_factor"]
+    )
     return opt, warm, warmup_steps, plateau
 
 
 class _Run:
     """The moving parts of one training run: model, optimizer and schedulers, their state, the log."""
 
-    def __init__(self, model_name: str, hp: dict, ds: dict, features_cfg: dict, n_classes: int, seed: int,
-                 train_inputs: SplitInputs, run_dir: Path):
+    def __init__(
+        self,
+        model_name: str,
+        hp: dict,
+        ds: dict,
+        features_cfg: dict,
+        n_classes: int,
+        seed: int,
+        train_inputs: SplitInputs,
+        run_dir: Path,
+    ):
         self.model_name, self.hp, self.seed, self.n_classes = model_name, hp, seed, n_classes
         self.train_inputs, self.n_train = train_inputs, len(train_inputs)
         self.device = pick_device(hp["device"])
@@ -103,9 +117,11 @@ class _Run:
         self.forward = torch.compile(self.model) if hp["compile"] else self.model
         steps_per_epoch = math.ceil(math.ceil(self.n_train / hp["micro_batch"]) / hp["grad_accum"])
         self.opt, self.warm, self.warmup_steps, self.plateau = _make_optimizer(
-            self.model, hp, steps_per_epoch * hp["max_epochs"], self.device)
-        self.fingerprint = fingerprint({"model": model_name, "hp": hp, "seed": seed, "n_train": self.n_train,
-                                        "n_classes": n_classes})
+            self.model, hp, steps_per_epoch * hp["max_epochs"], self.device
+        )
+        self.fingerprint = fingerprint(
+            {"model": model_name, "hp": hp, "seed": seed, "n_train": self.n_train, "n_classes": n_classes}
+        )
         self.state = {"epoch": 0, "step": 0, "best_acc": -1.0, "best_epoch": 0, "bad_epochs": 0, "stopped": False}
         self.log_lines: list[str] = []
         self.last_path, self.best_path = run_dir / "last.pt", run_dir / "model.pt"
@@ -135,11 +151,18 @@ class _Run:
         # a fresh generator per (seed, epoch): the order is reproducible and needs no saved state
         order = np.random.default_rng([self.seed, epoch]).permutation(self.n_train)
         micro, accum = hp["micro_batch"], hp["grad_accum"]
-        micro_batches = [order[i:i + micro] for i in range(0, self.n_train, micro)]
+        micro_batches = [order[i : i + micro] for i in range(0, self.n_train, micro)]
         total_loss = 0.0
         self.opt.zero_grad(set_to_none=True)
-        for k, idx in enumerate(tqdm(micro_batches, desc=f"{self.model_name} s{self.seed} epoch {epoch}", unit="mb",
-                                     mininterval=5, leave=False)):
+        for k, idx in enumerate(
+            tqdm(
+                micro_batches,
+                desc=f"{self.model_name} s{self.seed} epoch {epoch}",
+                unit="mb",
+                mininterval=5,
+                leave=False,
+            )
+        ):
             failpoint("micro_batch")  # test hook (pdf_core.faults): kill mid-epoch
             batch = self.train_inputs.batch(idx, self.device)
             with autocast(self.device, hp["precision"]):
@@ -149,7 +172,8 @@ class _Run:
                 raise NonFiniteLoss(
                     f"non-finite loss {loss.item()} at epoch {epoch}, optimizer step {self.state['step']}, "
                     f"micro-batch {k} (training-set rows {idx[:8].tolist()}...); last good checkpoint: "
-                    f"{self.last_path if self.last_path.exists() else 'none'}. Lower train.lr or check the inputs")
+                    f"{self.last_path if self.last_path.exists() else 'none'}. Lower train.lr or check the inputs"
+                )
             (loss / accum).backward()
             total_loss += loss.item() * len(idx)
             if (k + 1) % accum == 0 or k + 1 == len(micro_batches):
@@ -169,24 +193,60 @@ class _Run:
         improved = dev_acc > state["best_acc"]
         if improved:
             state.update(best_acc=dev_acc, best_epoch=epoch, bad_epochs=0)
-            save_checkpoint(self.best_path, {"fingerprint": self.fingerprint, "model": self.model.state_dict(),
-                                             "model_name": self.model_name, "hp": self.hp,
-                                             "n_classes": self.n_classes, "n_train": self.n_train, "epoch": epoch})
+            save_checkpoint(
+                self.best_path,
+                {
+                    "fingerprint": self.fingerprint,
+                    "model": self.model.state_dict(),
+                    "model_name": self.model_name,
+                    "hp": self.hp,
+                    "n_classes": self.n_classes,
+                    "n_train": self.n_train,
+                    "epoch": epoch,
+                },
+            )
         else:
             state["bad_epochs"] += 1
-        self.log_lines.append(json.dumps({"epoch": epoch, "train_loss": train_loss, "dev_acc": dev_acc,
-                                          "lr": self.opt.param_groups[0]["lr"], "seconds": round(seconds, 3)}))
+        self.log_lines.append(
+            json.dumps(
+                {
+                    "epoch": epoch,
+                    "train_loss": train_loss,
+                    "dev_acc": dev_acc,
+                    "lr": self.opt.param_groups[0]["lr"],
+                    "seconds": round(seconds, 3),
+                }
+            )
+        )
         log.info("epoch %d: train loss %.4f, dev acc %.4f%s", epoch, train_loss, dev_acc, " (best)" if improved else "")
         patience = self.hp["patience"]
         state["stopped"] = patience is not None and state["bad_epochs"] >= patience
-        save_checkpoint(self.last_path, {"fingerprint": self.fingerprint, "model": self.model.state_dict(),
-                                         "optimizer": self.opt.state_dict(), "plateau": self.plateau.state_dict(),
-                                         "warmup": self.warm.state_dict() if self.warm is not None else None,
-                                         "rng": rng_state(), "state": state, "log_lines": self.log_lines})
+        save_checkpoint(
+            self.last_path,
+            {
+                "fingerprint": self.fingerprint,
+                "model": self.model.state_dict(),
+                "optimizer": self.opt.state_dict(),
+                "plateau": self.plateau.state_dict(),
+                "warmup": self.warm.state_dict() if self.warm is not None else None,
+                "rng": rng_state(),
+                "state": state,
+                "log_lines": self.log_lines,
+            },
+        )
 
 
-def train_run(model_name: str, hp: dict, ds: dict, features_cfg: dict, n_classes: int, seed: int,
-              train_inputs: SplitInputs, dev_inputs: SplitInputs, run_dir: Path) -> dict:
+def train_run(
+    model_name: str,
+    hp: dict,
+    ds: dict,
+    features_cfg: dict,
+    n_classes: int,
+    seed: int,
+    train_inputs: SplitInputs,
+    dev_inputs: SplitInputs,
+    run_dir: Path,
+) -> dict:
     """Train until max epochs or early stop; write ``model.pt``, ``train_log.jsonl``, ``dev_metrics.json``."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

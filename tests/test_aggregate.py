@@ -1,4 +1,5 @@
 """Aggregation: per-seed mean over eval seeds, then mean ± std over train seeds."""
+
 import json
 
 import pandas as pd
@@ -8,15 +9,29 @@ from pdf_core.aggregate import aggregate, markdown_table, summarize
 
 
 def _eval(dataset, model, seed, noise_type, level, eval_seed, acc):
-    return {"dataset": dataset, "model": model, "seed": seed, "noise_type": noise_type, "noise_level": level,
-            "eval_seed": eval_seed, "accuracy": acc, "macro_f1": acc, "nll": 1.0, "ece": 0.1}
+    return {
+        "dataset": dataset,
+        "model": model,
+        "seed": seed,
+        "noise_type": noise_type,
+        "noise_level": level,
+        "eval_seed": eval_seed,
+        "accuracy": acc,
+        "macro_f1": acc,
+        "nll": 1.0,
+        "ece": 0.1,
+    }
 
 
 def test_mean_over_eval_seeds_then_std_over_train_seeds():
-    evals = pd.DataFrame([
-        _eval("d", "qmf", 1, "gaussian", 5, 1, 0.6), _eval("d", "qmf", 1, "gaussian", 5, 2, 0.8),  # seed 1 -> 0.7
-        _eval("d", "qmf", 2, "gaussian", 5, 1, 0.9), _eval("d", "qmf", 2, "gaussian", 5, 2, 0.9),  # seed 2 -> 0.9
-    ])
+    evals = pd.DataFrame(
+        [
+            _eval("d", "qmf", 1, "gaussian", 5, 1, 0.6),
+            _eval("d", "qmf", 1, "gaussian", 5, 2, 0.8),  # seed 1 -> 0.7
+            _eval("d", "qmf", 2, "gaussian", 5, 1, 0.9),
+            _eval("d", "qmf", 2, "gaussian", 5, 2, 0.9),  # seed 2 -> 0.9
+        ]
+    )
     row = summarize(evals).iloc[0]
     assert row.n_runs == 2
     assert row.acc_mean == pytest.approx(0.8)

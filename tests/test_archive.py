@@ -1,4 +1,5 @@
 """safe_extract: real zip/tar archives built here, good and hostile."""
+
 from __future__ import annotations
 
 import io
@@ -54,13 +55,16 @@ def assert_tree(dest: Path, files: dict[str, bytes] = FILES) -> None:
         assert (dest / name).read_bytes() == data
 
 
-@pytest.mark.parametrize("name,maker", [
-    ("ds.zip", make_zip),
-    ("ds.tar.gz", make_tar),
-    ("ds.tgz", make_tar),
-    ("ds.tar", lambda p: make_tar(p, mode="w")),
-    ("ds.tar.xz", lambda p: make_tar(p, mode="w:xz")),
-])
+@pytest.mark.parametrize(
+    "name,maker",
+    [
+        ("ds.zip", make_zip),
+        ("ds.tar.gz", make_tar),
+        ("ds.tgz", make_tar),
+        ("ds.tar", lambda p: make_tar(p, mode="w")),
+        ("ds.tar.xz", lambda p: make_tar(p, mode="w:xz")),
+    ],
+)
 def test_extracts_real_archives(tmp_path, name, maker):
     archive = maker(tmp_path / name)
     dest = tmp_path / "out"

@@ -1,4 +1,5 @@
 """Code inputs derived from imports (pdf_core.codedeps), and dvc.yaml's code deps tied to them."""
+
 from pathlib import Path
 
 import yaml
@@ -33,8 +34,12 @@ def test_stage_files_follow_the_real_imports():
 
 
 def test_model_files_are_the_model_and_what_it_imports():
-    assert _names(model_files("qmf")) == {"pdf_core/__init__.py", "pdf_core/models/__init__.py",
-                                          "pdf_core/models/base.py", "pdf_core/models/qmf.py"}
+    assert _names(model_files("qmf")) == {
+        "pdf_core/__init__.py",
+        "pdf_core/models/__init__.py",
+        "pdf_core/models/base.py",
+        "pdf_core/models/qmf.py",
+    }
     assert "pdf_core/features/encoders.py" in _names(model_files("mmbt"))  # MMBT loads BERT itself
 
 
@@ -46,4 +51,5 @@ def test_dvc_yaml_code_deps_equal_the_derived_closure():
             expected |= {f for m in model_names() for f in model_files(m)}
         deps = [d for d in stages[dvc_stage]["deps"] if d.startswith("pdf_core")]
         assert _names(expected) == set(deps), (
-            f"dvc.yaml stage {dvc_stage!r}: set its pdf_core deps to {sorted(_names(expected))}")
+            f"dvc.yaml stage {dvc_stage!r}: set its pdf_core deps to {sorted(_names(expected))}"
+        )

@@ -1,4 +1,5 @@
 """params.yaml validation: each mistake gives one clear error naming the key."""
+
 import copy
 import os
 import stat
@@ -8,8 +9,15 @@ import sys
 import pytest
 import yaml
 
-from pdf_core.config import (ParamsError, load_params, load_schema, model_hparams, typed_overrides, validate_params,
-                             write_resolved)
+from pdf_core.config import (
+    ParamsError,
+    load_params,
+    load_schema,
+    model_hparams,
+    typed_overrides,
+    validate_params,
+    write_resolved,
+)
 from tests.conftest import PROJECT_ROOT, snakemake_exe
 
 
@@ -19,18 +27,23 @@ def params():
 
 
 @pytest.mark.reliability
-@pytest.mark.parametrize("mutate, expected", [
-    (lambda p: p["grid"].__setitem__("sedes", [1]), "unknown key 'sedes' under 'grid'"),
-    (lambda p: p["grid"]["models"].append("qmff"), "'grid.models[10]': 'qmff' is not one of"),
-    (lambda p: p["grid"]["noise_levels"].append(-5), "'grid.noise_levels[3]': -5 is less than the minimum of 0"),
-    (lambda p: p["grid"].__setitem__("seeds", []), "'grid.seeds': [] should be non-empty"),
-    (lambda p: p["train"].__setitem__("lr", "fast"), "'train.lr': 'fast' is not of type 'number'"),
-    (lambda p: p["models"]["qmf"].__setitem__("rank_wieght", 1), "unknown key 'rank_wieght' under 'models.qmf'"),
-    (lambda p: p["noise"].__setitem__("mode", "faithful"), "'noise.mode': 'faithful' is not one of"),
-    (lambda p: p["grid"]["datasets"].append("food"), "dataset 'food' has no block under 'datasets'"),
-    (lambda p: p["datasets"]["synthetic"].__setitem__("text_encoder", "bert"),
-     "'datasets.synthetic.text_encoder': 'bert' is not defined under 'encoders.text'"),
-])
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda p: p["grid"].__setitem__("sedes", [1]), "unknown key 'sedes' under 'grid'"),
+        (lambda p: p["grid"]["models"].append("qmff"), "'grid.models[10]': 'qmff' is not one of"),
+        (lambda p: p["grid"]["noise_levels"].append(-5), "'grid.noise_levels[3]': -5 is less than the minimum of 0"),
+        (lambda p: p["grid"].__setitem__("seeds", []), "'grid.seeds': [] should be non-empty"),
+        (lambda p: p["train"].__setitem__("lr", "fast"), "'train.lr': 'fast' is not of type 'number'"),
+        (lambda p: p["models"]["qmf"].__setitem__("rank_wieght", 1), "unknown key 'rank_wieght' under 'models.qmf'"),
+        (lambda p: p["noise"].__setitem__("mode", "faithful"), "'noise.mode': 'faithful' is not one of"),
+        (lambda p: p["grid"]["datasets"].append("food"), "dataset 'food' has no block under 'datasets'"),
+        (
+            lambda p: p["datasets"]["synthetic"].__setitem__("text_encoder", "bert"),
+            "'datasets.synthetic.text_encoder': 'bert' is not defined under 'encoders.text'",
+        ),
+    ],
+)
 def test_invalid_params_name_the_key(params, mutate, expected):
     bad = copy.deepcopy(params)
     mutate(bad)
@@ -56,8 +69,13 @@ def test_snakemake_refuses_bad_params_before_any_job(tmp_path, params, cli_env):
     bad = copy.deepcopy(params)
     bad["grid"]["models"] = ["latefusion", "qmff"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(bad))
-    proc = subprocess.run([snakemake_exe(), "-s", str(PROJECT_ROOT / "Snakefile"), "-n"], cwd=tmp_path,
-                          capture_output=True, text=True, env=cli_env)
+    proc = subprocess.run(
+        [snakemake_exe(), "-s", str(PROJECT_ROOT / "Snakefile"), "-n"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=cli_env,
+    )
     assert proc.returncode != 0
     assert "'grid.models[1]': 'qmff' is not one of" in proc.stdout + proc.stderr
     assert not (tmp_path / "data").exists()
@@ -65,10 +83,17 @@ def test_snakemake_refuses_bad_params_before_any_job(tmp_path, params, cli_env):
 
 def test_config_overrides_get_their_yaml_types_back():
     # what Snakemake hands over for --config 'models={qmf: {lr: 0.01, hidden: [8]}}' grid=...
-    raw = {"models": {"qmf": {"lr": "0.01", "compile": "true", "history_norm": "observed"}, "concatbert": {"hidden": ["8"]}},
-           "train": {"patience": "null"}}
-    assert typed_overrides(raw) == {"models": {"qmf": {"lr": 0.01, "compile": True, "history_norm": "observed"},
-                                               "concatbert": {"hidden": [8]}}, "train": {"patience": None}}
+    raw = {
+        "models": {
+            "qmf": {"lr": "0.01", "compile": "true", "history_norm": "observed"},
+            "concatbert": {"hidden": ["8"]},
+        },
+        "train": {"patience": "null"},
+    }
+    assert typed_overrides(raw) == {
+        "models": {"qmf": {"lr": 0.01, "compile": True, "history_norm": "observed"}, "concatbert": {"hidden": [8]}},
+        "train": {"patience": None},
+    }
 
 
 def test_model_keys_are_checked_per_model(params):
@@ -102,6 +127,10 @@ def test_resolved_params_file_is_content_addressed(tmp_path, params):
 def test_written_files_follow_the_umask(tmp_path):
     # a real process with umask 022, as on a shared cluster: results readable by colleagues
     code = "from pdf_core.io_utils import write_json; write_json('r.json', {'a': 1})"
-    subprocess.run(["bash", "-c", f"umask 022 && {sys.executable} -c \"{code}\""], cwd=tmp_path, check=True,
-                   env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)))
+    subprocess.run(
+        ["bash", "-c", f'umask 022 && {sys.executable} -c "{code}"'],
+        cwd=tmp_path,
+        check=True,
+        env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)),
+    )
     assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == 0o644

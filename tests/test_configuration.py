@@ -3,6 +3,7 @@
 A real Snakemake run on the tiny config: a --configfile changes the stored image size, a --config
 changes a model's learning rate in its train log, and repeating the same command has nothing to do.
 """
+
 import json
 
 import numpy as np

@@ -1,4 +1,5 @@
 """download_dataset / download_file against a real HTTP server on 127.0.0.1 started here."""
+
 from __future__ import annotations
 
 import hashlib
@@ -102,8 +103,14 @@ def closed_port_url():
 
 
 def spec(url, sha256, filename="MVSA-Single.zip", **extra):
-    return {"url": url, "sha256": sha256, "filename": filename, "extracted_name": "MVSA_Single",
-            "instructions": "ask the authors at example.org", **extra}
+    return {
+        "url": url,
+        "sha256": sha256,
+        "filename": filename,
+        "extracted_name": "MVSA_Single",
+        "instructions": "ask the authors at example.org",
+        **extra,
+    }
 
 
 FAST = {"progressbar": False, "backoff": 0.0, "timeout": 5.0}
@@ -147,8 +154,9 @@ def test_flat_archive_lands_in_extracted_name(server, tmp_path):
     flat = {k.removeprefix("MVSA_Single/"): v for k, v in FILES.items()}
     data = zip_bytes(flat)
     server.files["/flat.zip"] = data
-    root = download_dataset("mvsa_single", spec(server.url + "/flat.zip", sha(data), filename="flat.zip"),
-                            tmp_path / "raw", **FAST)
+    root = download_dataset(
+        "mvsa_single", spec(server.url + "/flat.zip", sha(data), filename="flat.zip"), tmp_path / "raw", **FAST
+    )
     assert_dataset(root)
 
 
@@ -201,8 +209,13 @@ def test_interrupted_download_resumes_within_one_call(server, tmp_path):
     server.files["/d.tar.gz"] = data
     cut = len(data) // 2
     server.drop_after["/d.tar.gz"] = cut
-    root = download_dataset("mvsa_single", spec(server.url + "/d.tar.gz", sha(data), filename="d.tar.gz"),
-                            tmp_path / "raw", retries=2, **FAST)
+    root = download_dataset(
+        "mvsa_single",
+        spec(server.url + "/d.tar.gz", sha(data), filename="d.tar.gz"),
+        tmp_path / "raw",
+        retries=2,
+        **FAST,
+    )
     assert_dataset(root)
     assert [r for _, r in server.log] == [None, f"bytes={cut}-"]
 
@@ -213,8 +226,9 @@ def test_server_without_range_support_restarts(server, tmp_path):
     server.files["/MVSA-Single.zip"] = data
     server.drop_after["/MVSA-Single.zip"] = 500
     server.honour_range = False
-    root = download_dataset("mvsa_single", spec(server.url + "/MVSA-Single.zip", sha(data)),
-                            tmp_path / "raw", retries=1, **FAST)
+    root = download_dataset(
+        "mvsa_single", spec(server.url + "/MVSA-Single.zip", sha(data)), tmp_path / "raw", retries=1, **FAST
+    )
     assert_dataset(root)
     assert [r for _, r in server.log] == [None, "bytes=500-"]  # asked, got a 200, started over
 

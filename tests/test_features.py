@@ -1,4 +1,5 @@
 """The features stage: image validation and policies, the uint8 store, token ids, data report."""
+
 import json
 
 import numpy as np
@@ -23,7 +24,10 @@ def _bad_images(root):
     (d / "empty.jpg").write_bytes(b"")
     (d / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
     ids = ["ok", "grey", "cmyk", "png", "empty", "corrupt", "missing"]
-    return [{"id": i, "label": "a" if n % 2 else "b", "text": f"text {i}", "img": f"data/{i}.jpg"} for n, i in enumerate(ids)]
+    return [
+        {"id": i, "label": "a" if n % 2 else "b", "text": f"text {i}", "img": f"data/{i}.jpg"}
+        for n, i in enumerate(ids)
+    ]
 
 
 def test_resize_keeps_short_side_and_crops_centre():

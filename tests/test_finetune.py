@@ -1,4 +1,5 @@
 """The end-to-end (finetune) path on CPU: trainable MiniLM + EfficientNet-Lite0 on the uint8 store."""
+
 import json
 
 import pytest
@@ -32,11 +33,27 @@ def test_finetune_trains_and_evaluates_under_noise(tmp_path, model):
     extract_glove([splits / f"{s}.jsonl" for s in SPLITS], ds["glove_spec"]["source"], True, glove)
     build_features(splits, raw, feats, ds["text_encoder_spec"], 64, "error")
     train_inputs = finetune_inputs(feats, "train", ds, glove)
-    metrics = train_run(model, hp, ds, params["features"], 3, 1, train_inputs,
-                        finetune_inputs(feats, "dev", ds, glove), tmp_path / "run")
+    metrics = train_run(
+        model,
+        hp,
+        ds,
+        params["features"],
+        3,
+        1,
+        train_inputs,
+        finetune_inputs(feats, "dev", ds, glove),
+        tmp_path / "run",
+    )
     assert metrics["epochs_run"] == 1
     cond = NoiseCondition("gaussian", 10, 1, "paper")
-    written = evaluate_run(tmp_path / "run" / "model.pt", hp, ds, params["features"], train_inputs,
-                           [(cond, lambda: finetune_inputs(feats, "test", ds, glove, cond))], tmp_path / "run")
+    written = evaluate_run(
+        tmp_path / "run" / "model.pt",
+        hp,
+        ds,
+        params["features"],
+        train_inputs,
+        [(cond, lambda: finetune_inputs(feats, "test", ds, glove, cond))],
+        tmp_path / "run",
+    )
     result = json.loads(written[0].read_text())
     assert 0.0 <= result["accuracy"] <= 1.0 and result["frac_image_noised"] > 0

@@ -1,4 +1,5 @@
 """UPMC Food-101 splits from a small fixture in the real Kaggle layout."""
+
 from __future__ import annotations
 
 import csv
@@ -20,8 +21,13 @@ def write_csv(path: Path, rows: list[tuple[str, str, str]]) -> None:
         csv.writer(fh).writerows(rows)
 
 
-def make_food(root: Path, n_train: dict[str, int], special: list[tuple[str, str, str]],
-              test: list[tuple[str, str, str]], missing: set[str] = frozenset()) -> Path:
+def make_food(
+    root: Path,
+    n_train: dict[str, int],
+    special: list[tuple[str, str, str]],
+    test: list[tuple[str, str, str]],
+    missing: set[str] = frozenset(),
+) -> Path:
     train = list(special)
     for label, n in n_train.items():
         train += [(f"{label}_{i}.jpg", f"{label.replace('_', ' ').title()} recipe {i}", label) for i in range(n)]
@@ -50,8 +56,13 @@ TEST = [
 
 @pytest.fixture
 def raw(tmp_path):
-    return make_food(tmp_path / "food101", {"apple_pie": 20, "creme_brulee": 10, "ramen": 30}, SPECIAL, TEST,
-                     missing={"ramen_903.jpg", "ramen_1007.jpg"})
+    return make_food(
+        tmp_path / "food101",
+        {"apple_pie": 20, "creme_brulee": 10, "ramen": 30},
+        SPECIAL,
+        TEST,
+        missing={"ramen_903.jpg", "ramen_1007.jpg"},
+    )
 
 
 def test_rows_and_cleaning(raw):
@@ -68,9 +79,18 @@ def test_rows_and_cleaning(raw):
     assert rows["ramen_ramen_902.jpg"]["text"] == "tonkotsu ramen 100 home made v2"
     assert rows["ramen_ramen_903.jpg"]["text"] == "ramen shoyu b easy b quick"
     assert splits["test"] == [
-        {"id": "apple_pie_apple_pie_1.jpg", "label": "apple_pie", "text": "apple pie test",
-         "img": "images/test/apple_pie/apple_pie_1.jpg"},
-        {"id": "ramen_ramen_1007.jpg", "label": "ramen", "text": "miso ramen", "img": "images/test/ramen/ramen_1007.jpg"},
+        {
+            "id": "apple_pie_apple_pie_1.jpg",
+            "label": "apple_pie",
+            "text": "apple pie test",
+            "img": "images/test/apple_pie/apple_pie_1.jpg",
+        },
+        {
+            "id": "ramen_ramen_1007.jpg",
+            "label": "ramen",
+            "text": "miso ramen",
+            "img": "images/test/ramen/ramen_1007.jpg",
+        },
     ]
     assert all(list(r) == ["id", "label", "text", "img"] for r in rows.values())
     json.dumps(splits["train"])  # plain JSON-able rows

@@ -1,4 +1,5 @@
 """Evaluation metrics against values computed by hand."""
+
 import math
 
 import numpy as np

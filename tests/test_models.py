@@ -1,7 +1,7 @@
 """Every model through the registry: forward shapes, loss.backward, and the MMBT specifics."""
+
 import pytest
 import torch
-import yaml
 from torch import nn
 
 from pdf_core.inputs import RunModel
@@ -19,8 +19,13 @@ def random_feats(seed=0):
     g = torch.Generator().manual_seed(seed)
     # token ids: [CLS]=1 ... [SEP]=2, right padding with 0
     ids = torch.tensor([[1, 5, 6, 2, 0, 0], [1, 7, 2, 0, 0, 0], [1, 8, 9, 10, 11, 2], [1, 2, 0, 0, 0, 0]])
-    return {"txt": torch.randn(B, 8, generator=g), "img": torch.randn(B, 3, 5, generator=g),
-            "bow": torch.randn(B, 4, generator=g), "input_ids": ids, "attention_mask": (ids > 0).long()}
+    return {
+        "txt": torch.randn(B, 8, generator=g),
+        "img": torch.randn(B, 3, 5, generator=g),
+        "bow": torch.randn(B, 4, generator=g),
+        "input_ids": ids,
+        "attention_mask": (ids > 0).long(),
+    }
 
 
 def test_registry_matches_the_schema():
@@ -29,7 +34,9 @@ def test_registry_matches_the_schema():
 
     schema = load_schema()
     assert schema["$defs"]["modelName"]["enum"] == model_names()
-    assert {"bow", "img", "bert", "concatbow", "concatbert", "mmbt", "latefusion", "tmc", "qmf", "pdf"} <= set(model_names())
+    assert {"bow", "img", "bert", "concatbow", "concatbert", "mmbt", "latefusion", "tmc", "qmf", "pdf"} <= set(
+        model_names()
+    )
     for name in model_names():
         assert model_class(name).__module__ == f"pdf_core.models.{name}"
         allowed = schema["properties"]["models"]["properties"][name]["properties"]
@@ -75,7 +82,7 @@ def test_mmbt_sequence_layout():
     assert positions[0].tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 5]
     assert mask[1].tolist() == [1] * 5 + [1, 1, 1, 0, 0, 0]
     word = model.bert.embeddings.word_embeddings.weight
-    assert torch.equal(embeds[0, 0], word[1])                      # [CLS] opens the image part
+    assert torch.equal(embeds[0, 0], word[1])  # [CLS] opens the image part
     assert torch.equal(embeds[0, 4], word[2]) and torch.equal(embeds[0, 5], word[2])  # [SEP] [SEP] text...
     assert torch.allclose(embeds[0, 1:4], model.img_proj(feats["img"][0]))
 
@@ -84,8 +91,11 @@ def test_mmbt_extra_padding_does_not_change_the_output():
     torch.manual_seed(0)
     model = build_model("mmbt", DIMS, N_CLASSES, HP, 10).eval()
     feats = random_feats()
-    padded = dict(feats, input_ids=torch.cat([feats["input_ids"], torch.zeros(B, 4, dtype=torch.long)], 1),
-                  attention_mask=torch.cat([feats["attention_mask"], torch.zeros(B, 4, dtype=torch.long)], 1))
+    padded = dict(
+        feats,
+        input_ids=torch.cat([feats["input_ids"], torch.zeros(B, 4, dtype=torch.long)], 1),
+        attention_mask=torch.cat([feats["attention_mask"], torch.zeros(B, 4, dtype=torch.long)], 1),
+    )
     with torch.no_grad():
         assert torch.allclose(model(feats)["logits"], model(padded)["logits"], atol=1e-5)
 
@@ -94,23 +104,23 @@ def test_mmbt_freezing_schedule():
     torch.manual_seed(0)
     model = build_model("mmbt", DIMS, N_CLASSES, dict(HP, freeze_txt=2, freeze_img=1), 10)
     params = list(model.parameters())
-    assert all(p.requires_grad for p in params)          # the optimizer, built next, sees every parameter
+    assert all(p.requires_grad for p in params)  # the optimizer, built next, sees every parameter
     labels = torch.tensor([0, 1, 2, 1])
 
     def step():
         model.zero_grad(set_to_none=True)
         feats = random_feats()
-        feats["img"].requires_grad_(True)                # stands in for an upstream trainable image encoder
+        feats["img"].requires_grad_(True)  # stands in for an upstream trainable image encoder
         model.loss(model(feats), labels, None).backward()
         return feats["img"].grad, next(model.bert.encoder.parameters()).grad
 
-    img_grad, enc_grad = step()                          # epoch 1: BERT layers and image encoder frozen
+    img_grad, enc_grad = step()  # epoch 1: BERT layers and image encoder frozen
     assert img_grad is None and enc_grad is None
     assert model.img_proj.weight.grad is not None and model.bert.embeddings.word_embeddings.weight.grad is not None
-    model.on_epoch_end(1)                                # epoch 2: only BERT layers frozen
+    model.on_epoch_end(1)  # epoch 2: only BERT layers frozen
     img_grad, enc_grad = step()
     assert img_grad is not None and enc_grad is None
-    model.on_epoch_end(2)                                # epoch 3: everything trains
+    model.on_epoch_end(2)  # epoch 3: everything trains
     img_grad, enc_grad = step()
     assert img_grad is not None and enc_grad is not None
 
@@ -125,8 +135,12 @@ def test_mmbt_in_a_frozen_mode_run_model_reads_tokens_from_the_batch():
     run = RunModel(build_model("mmbt", DIMS, N_CLASSES, HP, 10))
     feats = random_feats()
     # the dtypes SplitInputs gives: float32 regions, int32 ids, int8 mask
-    batch = {"img": feats["img"], "input_ids": feats["input_ids"].int(),
-             "attention_mask": feats["attention_mask"].to(torch.int8), "labels": torch.zeros(B, dtype=torch.long)}
+    batch = {
+        "img": feats["img"],
+        "input_ids": feats["input_ids"].int(),
+        "attention_mask": feats["attention_mask"].to(torch.int8),
+        "labels": torch.zeros(B, dtype=torch.long),
+    }
     assert run(batch)["logits"].shape == (B, N_CLASSES)
 
 
@@ -135,5 +149,7 @@ def test_mmbt_constructor_option_takes_a_bert_config():
 
     from pdf_core.models.mmbt import MMBT
 
-    model = MMBT(DIMS, N_CLASSES, {"dropout": 0.1, "freeze_txt": 0, "freeze_img": 0}, 10, bert_config=BertConfig(**TINY_BERT))
+    model = MMBT(
+        DIMS, N_CLASSES, {"dropout": 0.1, "freeze_txt": 0, "freeze_img": 0}, 10, bert_config=BertConfig(**TINY_BERT)
+    )
     assert model.bert.config.hidden_size == 16 and isinstance(model.clf, nn.Linear)

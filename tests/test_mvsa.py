@@ -1,4 +1,5 @@
 """MVSA-Single splits: the published QMF split byte for byte, the merged rule, decoding, errors."""
+
 from __future__ import annotations
 
 import hashlib
@@ -78,14 +79,14 @@ def test_text_encodings_of_real_slice():
 
 def make_raw(root: Path, labels: list[str], texts: dict[str, bytes]) -> Path:
     (root / "data").mkdir(parents=True)
-    (root / "labelResultAll.txt").write_bytes(("ID\ttext,image\n" + "".join(l + "\n" for l in labels)).encode())
+    (root / "labelResultAll.txt").write_bytes(("ID\ttext,image\n" + "".join(line + "\n" for line in labels)).encode())
     for sid, raw in texts.items():
         (root / "data" / f"{sid}.txt").write_bytes(raw)
     return root
 
 
 TEXTS = {
-    "1": "café au lait #paris\n".encode("utf-8"),
+    "1": "café au lait #paris\n".encode(),
     "2": "今天很开心\n".encode("gbk"),
     "3": b"plain ascii  \n",
     "4": b"\xff\xfe odd bytes\n",
@@ -112,8 +113,14 @@ def test_decoding_modes(tmp_path):
 
 
 def test_merged_rule_on_small_file(tmp_path):
-    labels = ["1\tpositive,positive", "2\tneutral,negative", "3\tpositive,neutral",
-              "4\tpositive,negative", "5\tnegative,positive", "6\tneutral,neutral"]
+    labels = [
+        "1\tpositive,positive",
+        "2\tneutral,negative",
+        "3\tpositive,neutral",
+        "4\tpositive,negative",
+        "5\tnegative,positive",
+        "6\tneutral,neutral",
+    ]
     raw = make_raw(tmp_path, labels, TEXTS)
     merged = {r["id"]: r["label"] for rs in mvsa.build_splits(raw, {"rule": "merged"}).values() for r in rs}
     assert merged == {"1": "positive", "2": "negative", "3": "positive", "6": "neutral"}
@@ -121,8 +128,17 @@ def test_merged_rule_on_small_file(tmp_path):
     assert qmf == {"1": "positive", "6": "neutral"}
 
 
-@pytest.mark.parametrize("bad", ["7\tpositive", "7 positive,positive", "x7\tpositive,positive",
-                                 "7\tpositive,happy", "7\tpositive,positive,neutral", "1\tneutral,neutral"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "7\tpositive",
+        "7 positive,positive",
+        "x7\tpositive,positive",
+        "7\tpositive,happy",
+        "7\tpositive,positive,neutral",
+        "1\tneutral,neutral",
+    ],
+)
 def test_malformed_label_row_names_file_and_line(tmp_path, bad):
     raw = make_raw(tmp_path, ["1\tpositive,positive", "2\tneutral,neutral", bad], TEXTS)
     with pytest.raises(ValueError, match=r"labelResultAll\.txt:4"):

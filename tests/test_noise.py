@@ -212,10 +212,10 @@ def test_noiser_only_flagged_samples_change_and_inputs_untouched():
     assert texts == texts0
     img_changed = (out != imgs).reshape(n, -1).any(axis=1)
     np.testing.assert_array_equal(img_changed, noiser.image_noised)
-    txt_changed = np.array([a != b for a, b in zip(tout, texts)])
+    txt_changed = np.array([a != b for a, b in zip(tout, texts, strict=True)])
     np.testing.assert_array_equal(txt_changed, noiser.text_noised)
     # level 10 -> word mask prob 1: every noised text is all blanks
-    assert all(t == "_ _ _ _ _ _" for t, f in zip(tout, noiser.text_noised) if f)
+    assert all(t == "_ _ _ _ _ _" for t, f in zip(tout, noiser.text_noised, strict=True) if f)
 
 
 def test_paper_gaussian_noiser_uses_fixed_pattern():

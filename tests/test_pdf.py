@@ -1,4 +1,5 @@
 """PDF (Predictive Dynamic Fusion): mono/holo confidence, weights and relative calibration by hand."""
+
 import math
 
 import pytest
@@ -7,8 +8,13 @@ from torch import nn
 
 from pdf_core.models import build_model
 from pdf_core.models.base import InputDims
-from pdf_core.models.pdf import (distribution_uniformity, fusion_weights, holo_confidence, relative_calibration,
-                                 true_class_prob)
+from pdf_core.models.pdf import (
+    distribution_uniformity,
+    fusion_weights,
+    holo_confidence,
+    relative_calibration,
+    true_class_prob,
+)
 
 LN3, LN7 = math.log(3), math.log(7)
 DIMS = InputDims(txt=8, img_regions=3, img=5, bow=4)
@@ -48,7 +54,8 @@ def test_relative_calibration_by_hand():
     rc_t, rc_i = relative_calibration(du_t, du_i)
     assert torch.allclose(rc_t, torch.tensor([1.0, 2 / 3])) and torch.allclose(rc_i, torch.tensor([0.0, 1.0]))
     # calibrated co-beliefs: sample 0: (7/6 * 1, 7/12 * 0) -> w_txt = sigmoid(7/6) = 0.762542
-    #                        sample 1: (7/12 * 2/3 = 7/18, 7/6 * 1) -> w_txt = sigmoid(7/18 - 7/6) = sigmoid(-7/9) = 0.314799
+    #                        sample 1: (7/12 * 2/3 = 7/18, 7/6 * 1)
+    #                                  -> w_txt = sigmoid(7/18 - 7/6) = sigmoid(-7/9) = 0.314799
     w_txt, _ = fusion_weights(CONF_TXT, CONF_IMG, rc_t, rc_i)
     assert torch.allclose(w_txt, torch.tensor([0.762542, 0.314799]), atol=1e-6)
 
@@ -57,7 +64,7 @@ def test_guards_keep_everything_finite():
     h_txt, h_img = holo_confidence(torch.tensor([1.0, 0.0, 1.0]), torch.tensor([1.0, 0.0, 0.0]))
     assert torch.isfinite(h_txt).all() and torch.isfinite(h_img).all()
     assert torch.allclose(h_txt + h_img, torch.ones(3))
-    rc_t, rc_i = relative_calibration(torch.zeros(2), torch.zeros(2))   # both uniform -> no rescaling
+    rc_t, rc_i = relative_calibration(torch.zeros(2), torch.zeros(2))  # both uniform -> no rescaling
     assert rc_t.tolist() == [1.0, 1.0] and rc_i.tolist() == [1.0, 1.0]
 
 
@@ -69,8 +76,13 @@ def test_true_class_probability_and_loss_by_hand():
     txt_logits, img_logits = torch.tensor([[LN3, 0.0]]), torch.zeros(1, 2)
     assert true_class_prob(txt_logits, labels).item() == pytest.approx(0.75)
     model = build_model("pdf", DIMS, 2, {"dropout": 0.0}, n_train=1)
-    out = {"logits": torch.zeros(1, 2), "txt_logits": txt_logits, "img_logits": img_logits,
-           "conf_txt": torch.tensor([0.5]), "conf_img": torch.tensor([0.25])}
+    out = {
+        "logits": torch.zeros(1, 2),
+        "txt_logits": txt_logits,
+        "img_logits": img_logits,
+        "conf_txt": torch.tensor([0.5]),
+        "conf_img": torch.tensor([0.25]),
+    }
     assert model.loss(out, labels, torch.tensor([0])).item() == pytest.approx(2.173976, abs=1e-5)
 
 

@@ -1,10 +1,12 @@
 """End to end: the real Snakemake + DVC pipeline on a tiny synthetic config in a temp git repo.
 
 One flow, because every step needs the previous one's outputs:
-run -> nothing left to do -> editing a module reruns exactly the jobs that import it -> dvc repro only records hashes -> a qmf hyper-parameter edit reruns only
-qmf's train/evaluate jobs and the aggregate -> dvc metrics diff shows the change -> reverting the
-edit reproduces the first run's metrics exactly (determinism on CPU).
+run -> nothing left to do -> editing a module reruns exactly the jobs that import it -> dvc repro
+only records hashes -> a qmf hyper-parameter edit reruns only qmf's train/evaluate jobs and the
+aggregate -> dvc metrics diff shows the change -> reverting the edit reproduces the first run's
+metrics exactly (determinism on CPU).
 """
+
 import json
 import os
 import re
@@ -19,8 +21,14 @@ from tests.conftest import PROJECT_ROOT, snakemake_exe
 pytestmark = pytest.mark.slow
 
 TINY = {
-    "grid": {"datasets": ["synthetic"], "models": ["latefusion", "qmf"], "seeds": [1, 2],
-             "noise_types": ["gaussian"], "noise_levels": [0, 10], "eval_seeds": [1]},
+    "grid": {
+        "datasets": ["synthetic"],
+        "models": ["latefusion", "qmf"],
+        "seeds": [1, 2],
+        "noise_types": ["gaussian"],
+        "noise_levels": [0, 10],
+        "eval_seeds": [1],
+    },
     "train": {"max_epochs": 3, "patience": None},
     "features": {"image_size": 64, "crop_size": 56},
 }
@@ -38,7 +46,9 @@ def _tiny_params() -> dict:
 def _run(cmd, cwd, env, check=True):
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc.stdout + proc.stderr
 
 
@@ -62,8 +72,15 @@ def _job_counts(dry_run_output: str) -> dict[str, int]:
 CODE_EDITS = {
     "pdf_core/seeding.py": {"train": 4, "evaluate": 4, "aggregate": 1, "all": 1},
     "pdf_core/noise.py": {"encode_clean": 1, "encode_noisy": 1, "train": 4, "evaluate": 4, "aggregate": 1, "all": 1},
-    "pdf_core/features/encoders.py": {"features": 1, "encode_clean": 1, "encode_noisy": 1, "train": 4,
-                                      "evaluate": 4, "aggregate": 1, "all": 1},
+    "pdf_core/features/encoders.py": {
+        "features": 1,
+        "encode_clean": 1,
+        "encode_noisy": 1,
+        "train": 4,
+        "evaluate": 4,
+        "aggregate": 1,
+        "all": 1,
+    },
     "pdf_core/models/qmf.py": {"train": 2, "evaluate": 2, "aggregate": 1, "all": 1},
     "pdf_core/aggregate.py": {"aggregate": 1, "all": 1},
 }

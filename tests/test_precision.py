@@ -1,4 +1,5 @@
 """The fast path (bf16 autocast) against fp32: mean dev accuracies within one std over 3 seeds (CPU)."""
+
 import numpy as np
 import pytest
 import yaml
@@ -21,7 +22,11 @@ def test_bf16_matches_fp32_within_one_std(tmp_path, model):
     accs = {}
     for precision in ("fp32", "bf16"):
         hp = dict(model_hparams(params, model, "toy"), precision=precision, max_epochs=6)
-        accs[precision] = [train_run(model, hp, ds, params["features"], 4, seed, train, dev,
-                                     tmp_path / f"runs/{precision}/{seed}")["best_dev_acc"] for seed in (1, 2, 3)]
+        accs[precision] = [
+            train_run(model, hp, ds, params["features"], 4, seed, train, dev, tmp_path / f"runs/{precision}/{seed}")[
+                "best_dev_acc"
+            ]
+            for seed in (1, 2, 3)
+        ]
     fp32, bf16 = np.array(accs["fp32"]), np.array(accs["bf16"])
     assert abs(fp32.mean() - bf16.mean()) <= max(fp32.std(ddof=1), bf16.std(ddof=1), 0.01), accs

@@ -1,4 +1,5 @@
 """QMF pieces against values computed by hand (the arithmetic is in the comments)."""
+
 import math
 
 import pytest
@@ -29,13 +30,18 @@ def test_fused_logits_by_hand_and_weights_detached():
     fused = fuse(txt, img, c_txt, c_img)
     assert torch.allclose(fused, torch.tensor([[1.25, 0.75]]))
     fused.sum().backward()
-    assert c_txt.grad is None and c_img.grad is None      # confidences enter detached
+    assert c_txt.grad is None and c_img.grad is None  # confidences enter detached
     assert torch.allclose(txt.grad, torch.tensor([[0.5, 0.5]]))
 
 
 def _out(txt_logits, img_logits):
-    return {"logits": txt_logits + img_logits, "txt_logits": txt_logits, "img_logits": img_logits,
-            "weight_txt": energy_confidence(txt_logits), "weight_img": energy_confidence(img_logits)}
+    return {
+        "logits": txt_logits + img_logits,
+        "txt_logits": txt_logits,
+        "img_logits": img_logits,
+        "weight_txt": energy_confidence(txt_logits),
+        "weight_img": energy_confidence(img_logits),
+    }
 
 
 def test_history_index_add_over_two_steps_and_normalisation():
@@ -47,10 +53,10 @@ def test_history_index_add_over_two_steps_and_normalisation():
     img = torch.tensor([[LN3, 0.0], [0.0, 0.0]])
     labels = torch.tensor([0, 1])
     ce_img0 = -math.log(0.75)
-    model.loss(_out(txt, img), labels, torch.tensor([0, 2]))      # step 1: rows 0 and 2
+    model.loss(_out(txt, img), labels, torch.tensor([0, 2]))  # step 1: rows 0 and 2
     assert torch.allclose(model.txt_history, torch.tensor([LN2, 0, LN2, 0], dtype=torch.float64))
     assert torch.allclose(model.img_history, torch.tensor([ce_img0, 0, LN2, 0], dtype=torch.float64))
-    model.loss(_out(txt, img), labels, torch.tensor([2, 3]))      # step 2: rows 2 and 3 (row 2 again)
+    model.loss(_out(txt, img), labels, torch.tensor([2, 3]))  # step 2: rows 2 and 3 (row 2 again)
     assert torch.allclose(model.txt_history, torch.tensor([LN2, 0, 2 * LN2, LN2], dtype=torch.float64))
     assert torch.allclose(model.img_history, torch.tensor([ce_img0, 0, ce_img0 + LN2, LN2], dtype=torch.float64))
     # min-max over the whole training set: text min 0, max 2 ln 2 -> [0.5, 0, 1, 0.5]
@@ -64,7 +70,7 @@ def test_rank_targets_and_margins_with_a_tie():
     history = torch.tensor([1.0, 3.0, 3.0, 2.0], dtype=torch.float64)
     index2, target, margin = rank_targets(history, torch.arange(4))
     assert index2.tolist() == [1, 2, 3, 0]
-    assert target.tolist() == [-1.0, 0.0, 1.0, 1.0]               # the tie (rows 1, 2) gives 0
+    assert target.tolist() == [-1.0, 0.0, 1.0, 1.0]  # the tie (rows 1, 2) gives 0
     assert torch.allclose(margin, torch.tensor([1.0, 0.0, 0.5, 0.5], dtype=torch.float64))
 
 

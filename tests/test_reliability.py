@@ -7,6 +7,7 @@
   the file / row / key and says what to do.
 * Concurrency: ``snakemake --cores 1`` and ``--cores 2`` give the same metrics; each job runs once.
 """
+
 import ast
 import base64
 import io
@@ -49,8 +50,22 @@ def _env(failpoint: str | None = None) -> dict:
 
 
 def _cli(root: Path, stage: str, run_dir: Path, failpoint: str | None = None, params: str = "params.yaml"):
-    cmd = [sys.executable, "-m", "pdf_core", "--params", params, stage, "--dataset", "toy", "--model", "qmf",
-           "--seed", "3", "--run-dir", str(run_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pdf_core",
+        "--params",
+        params,
+        stage,
+        "--dataset",
+        "toy",
+        "--model",
+        "qmf",
+        "--seed",
+        "3",
+        "--run-dir",
+        str(run_dir),
+    ]
     return subprocess.run(cmd, cwd=root, env=_env(failpoint), capture_output=True, text=True, timeout=600)
 
 
@@ -65,8 +80,13 @@ def _killed(proc):
 
 def test_failpoint_kills_on_the_nth_hit_only_when_selected():
     code = "from pdf_core.faults import failpoint\nfor i in range(5):\n    failpoint('x')\n    print(i, flush=True)\n"
-    run = lambda spec: subprocess.run([sys.executable, "-c", code], env=_env(spec), capture_output=True,  # noqa: E731
-                                      text=True, timeout=60)
+    run = lambda spec: subprocess.run(
+        [sys.executable, "-c", code],
+        env=_env(spec),
+        capture_output=True,  # noqa: E731
+        text=True,
+        timeout=60,
+    )
     assert run(None).stdout.split() == ["0", "1", "2", "3", "4"]
     assert run("y:1").stdout.split() == ["0", "1", "2", "3", "4"]  # another failpoint: no effect
     for spec, printed in (("x", []), ("x:3", ["0", "1"])):
@@ -78,9 +98,15 @@ def _save_cache(path: Path, rng, protos: dict, n: int, noised: float = 0.0) -> N
     labels = rng.integers(0, 4, n)
     arrays = {k: (p[labels] + 2.0 * rng.normal(size=(n,) + p.shape[1:])).astype(np.float32) for k, p in protos.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **arrays, labels=labels, input_ids=np.zeros((n, 4), np.int32),
-             attention_mask=np.ones((n, 4), np.int8), image_noised=rng.random(n) < noised,
-             text_noised=rng.random(n) < noised)
+    np.savez(
+        path,
+        **arrays,
+        labels=labels,
+        input_ids=np.zeros((n, 4), np.int32),
+        attention_mask=np.ones((n, 4), np.int8),
+        image_noised=rng.random(n) < noised,
+        text_noised=rng.random(n) < noised,
+    )
 
 
 def _make_toy(root: Path, epochs: int = EPOCHS) -> None:
@@ -146,9 +172,11 @@ def _checkpoint_write_index(clean: Path, epoch: int) -> int:
 @pytest.mark.parametrize("where", ["micro_batch", "before_rename", "epoch_end"])
 def test_training_killed_resumes_to_identical_result(toy, where):
     clean, run = toy / "runs/clean", toy / f"runs/kill_{where}"
-    failpoint = {"micro_batch": f"micro_batch:{2 * N_TRAIN // MICRO + 6}",  # epoch 3, 6th micro-batch
-                 "before_rename": f"before_rename:{_checkpoint_write_index(clean, 3)}",  # writing epoch 3's last.pt
-                 "epoch_end": "epoch_end:2"}[where]
+    failpoint = {
+        "micro_batch": f"micro_batch:{2 * N_TRAIN // MICRO + 6}",  # epoch 3, 6th micro-batch
+        "before_rename": f"before_rename:{_checkpoint_write_index(clean, 3)}",  # writing epoch 3's last.pt
+        "epoch_end": "epoch_end:2",
+    }[where]
     _killed(_cli(toy, "train", run, failpoint))
 
     # Nothing that looks complete: no metrics, no log; the old last.pt (epoch 2) intact.
@@ -291,13 +319,22 @@ def test_torch_load_is_always_weights_only():
     calls = []
     for path in sorted((PROJECT_ROOT / "pdf_core").rglob("*.py")):
         source = path.read_text()
-        found = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
-                 and isinstance(node.func, ast.Attribute) and node.func.attr == "load"
-                 and isinstance(node.func.value, ast.Name) and node.func.value.id == "torch"]
+        found = [
+            node
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "load"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "torch"
+        ]
         # every `torch.load` in the code (strings and comments aside) is one of these calls: no alias, no reference
-        toks = [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline)
-                if t.type in (tokenize.NAME, tokenize.OP)]
-        mentions = sum(toks[i:i + 3] == ["torch", ".", "load"] for i in range(len(toks)))
+        toks = [
+            t.string
+            for t in tokenize.generate_tokens(io.StringIO(source).readline)
+            if t.type in (tokenize.NAME, tokenize.OP)
+        ]
+        mentions = sum(toks[i : i + 3] == ["torch", ".", "load"] for i in range(len(toks)))
         assert len(found) == mentions, f"{path}: torch.load used in a form this test cannot check"
         assert not re.search(r"from\s+torch\s+import\s+[^\n]*\bload\b", source), path
         for node in found:
@@ -325,8 +362,14 @@ def _pipeline_copy(root: Path) -> Path:
 def _snakemake(root: Path, cores: int) -> subprocess.Popen:
     env = _env()
     env.pop("OMP_NUM_THREADS")  # the rules set their own thread counts
-    return subprocess.Popen([snakemake_exe(), "--cores", str(cores)], cwd=root, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [snakemake_exe(), "--cores", str(cores)],
+        cwd=root,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _job_records(root: Path) -> dict[str, dict]:
@@ -347,8 +390,9 @@ def test_one_and_two_cores_give_same_metrics_and_each_job_runs_once(tmp_path):
     out = {cores: proc.communicate(timeout=900)[0] for cores, proc in procs.items()}
     for cores, proc in procs.items():
         assert proc.returncode == 0, f"--cores {cores}:\n{out[cores][-4000:]}"
-    assert json.loads((serial / "results/metrics.json").read_text()) == \
-           json.loads((parallel / "results/metrics.json").read_text())
+    assert json.loads((serial / "results/metrics.json").read_text()) == json.loads(
+        (parallel / "results/metrics.json").read_text()
+    )
 
     # One benchmark file per rule + wildcards, each with one measurement: every planned job ran exactly once.
     planned = _job_counts(out[2])
@@ -380,4 +424,6 @@ def test_one_and_two_cores_give_same_metrics_and_each_job_runs_once(tmp_path):
         spans[r["job_hash"]] = (min(start, r["starttime"]), max(end, r["endtime"]))
     ordered = sorted(spans.values())
     assert len(ordered) == sum(planned.values())
-    assert any(b[0] < a[1] for a, b in zip(ordered, ordered[1:])), "no two jobs overlapped under --cores 2"
+    assert any(b[0] < a[1] for a, b in zip(ordered, ordered[1:], strict=False)), (
+        "no two jobs overlapped under --cores 2"
+    )

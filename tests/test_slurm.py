@@ -17,6 +17,7 @@ it needs root, installs Debian's SLURM + munge when missing and starts daemons. 
 4. results/metrics.json and summary.csv equal a local `snakemake --cores 2` run byte for byte.
 5. tests/slurm/stop_cluster.sh ends the daemons by their PID files (finally).
 """
+
 import collections
 import json
 import os
@@ -67,8 +68,10 @@ def _profile() -> dict:
 def _node_size(profile: dict) -> tuple[int, int]:
     """CPUs and MB the test node must declare so the profile's largest request fits (last retry)."""
     attempt = 1 + int(profile.get("retries", 0))
-    sets = [profile["default-resources"], *({**profile["default-resources"], **r}
-                                             for r in profile.get("set-resources", {}).values())]
+    sets = [
+        profile["default-resources"],
+        *({**profile["default-resources"], **r} for r in profile.get("set-resources", {}).values()),
+    ]
 
     def value(res, key):
         return eval(str(res.get(key, 0)), {"attempt": attempt})  # the profile's own expressions
@@ -102,14 +105,28 @@ def cluster(request):
     cpus, mem_mb = _node_size(_profile())
     ctld_port, slurmd_port = _free_ports(2)
     state = Path(tempfile.mkdtemp(prefix="pdf-slurm-"))  # short path: munge's socket lives in it
-    env = dict(os.environ, SLURM_TEST_CPU_PARTITION=CPU_PARTITION, SLURM_TEST_GPU_PARTITION=GPU_PARTITION,
-               SLURM_TEST_CPUS=str(cpus), SLURM_TEST_MEM_MB=str(mem_mb), SLURM_TEST_GPUS=str(GPUS),
-               SLURM_TEST_CTLD_PORT=str(ctld_port), SLURM_TEST_SLURMD_PORT=str(slurmd_port))
+    env = dict(
+        os.environ,
+        SLURM_TEST_CPU_PARTITION=CPU_PARTITION,
+        SLURM_TEST_GPU_PARTITION=GPU_PARTITION,
+        SLURM_TEST_CPUS=str(cpus),
+        SLURM_TEST_MEM_MB=str(mem_mb),
+        SLURM_TEST_GPUS=str(GPUS),
+        SLURM_TEST_CTLD_PORT=str(ctld_port),
+        SLURM_TEST_SLURMD_PORT=str(slurmd_port),
+    )
     try:
         t0 = time.monotonic()
-        proc = subprocess.run(["bash", str(SCRIPTS / "setup_cluster.sh"), str(state)], env=env,
-                              capture_output=True, text=True, timeout=900)
-        print(f"\n[slurm] setup_cluster.sh: rc={proc.returncode} in {time.monotonic() - t0:.1f}s\n{proc.stderr.strip()}")
+        proc = subprocess.run(
+            ["bash", str(SCRIPTS / "setup_cluster.sh"), str(state)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        print(
+            f"\n[slurm] setup_cluster.sh: rc={proc.returncode} in {time.monotonic() - t0:.1f}s\n{proc.stderr.strip()}"
+        )
         if proc.returncode == 3:
             pytest.skip(f"no SLURM here and it cannot be installed: {proc.stderr.strip()[-500:]}")
         assert proc.returncode == 0, f"setup_cluster.sh failed:\n{proc.stdout}\n{proc.stderr}"
@@ -138,9 +155,19 @@ def _squeue(env, *args) -> str:
 
 def _run_on_slurm(workdir: Path, env: dict, profile: dict):
     """snakemake --profile profiles/slurm, squeue polled meanwhile: (seconds, snapshots, log)."""
-    cmd = [snakemake_exe(), "--profile", str(PROFILE), *_partition_overrides(profile),
-           "--slurm-no-account", "--slurm-keep-successful-logs", "--verbose",
-           "--slurm-init-seconds-before-status-checks", "10", "--seconds-between-status-checks", "10"]
+    cmd = [
+        snakemake_exe(),
+        "--profile",
+        str(PROFILE),
+        *_partition_overrides(profile),
+        "--slurm-no-account",
+        "--slurm-keep-successful-logs",
+        "--verbose",
+        "--slurm-init-seconds-before-status-checks",
+        "10",
+        "--seconds-between-status-checks",
+        "10",
+    ]
     t0 = time.monotonic()
     snapshots = []
     with open(workdir.parent / "slurm.log", "w") as log:
@@ -165,21 +192,26 @@ def _run_on_slurm(workdir: Path, env: dict, profile: dict):
 def test_pipeline_on_slurm(cluster, tmp_path, cli_env):
     # The venv first, then the cluster's srun wrapper: jobs get this environment (--export=ALL).
     venv_bin, rest = cli_env["PATH"].split(os.pathsep, 1)
-    env = {**cli_env, "SLURM_CONF": cluster["SLURM_CONF"],
-           "PATH": os.pathsep.join([venv_bin, cluster["bin"], rest, "/usr/sbin"])}
+    env = {
+        **cli_env,
+        "SLURM_CONF": cluster["SLURM_CONF"],
+        "PATH": os.pathsep.join([venv_bin, cluster["bin"], rest, "/usr/sbin"]),
+    }
     env.pop("SLURM_JOB_ID", None)
     profile = _profile()
     slurm_dir, local_dir = _workdir(tmp_path / "slurm"), _workdir(tmp_path / "local")
 
-    dry = subprocess.run([snakemake_exe(), "--cores", "2", "-n"], cwd=local_dir, env=cli_env,
-                         capture_output=True, text=True, timeout=300)
+    dry = subprocess.run(
+        [snakemake_exe(), "--cores", "2", "-n"], cwd=local_dir, env=cli_env, capture_output=True, text=True, timeout=300
+    )
     expected = {rule: n for rule, n in _job_counts(dry.stdout + dry.stderr).items() if rule != "all"}
     assert expected and GPU_RULES <= set(expected), dry.stdout[-2000:]
 
     # The local reference run goes alongside (the pipeline is deterministic on CPU).
     with open(tmp_path / "local.log", "w") as local_log:
-        local = subprocess.Popen([snakemake_exe(), "--cores", "2"], cwd=local_dir, env=cli_env,
-                                 stdout=local_log, stderr=subprocess.STDOUT)
+        local = subprocess.Popen(
+            [snakemake_exe(), "--cores", "2"], cwd=local_dir, env=cli_env, stdout=local_log, stderr=subprocess.STDOUT
+        )
     try:
         slurm_seconds, snapshots, out = _run_on_slurm(slurm_dir, env, profile)
         assert local.wait(timeout=RUN_TIMEOUT) == 0, (tmp_path / "local.log").read_text()[-4000:]
@@ -198,16 +230,22 @@ def test_pipeline_on_slurm(cluster, tmp_path, cli_env):
     print(f"\n[slurm] snakemake --profile profiles/slurm: {slurm_seconds:.0f}s, {n_jobs} jobs")
     assert snapshots, "squeue never showed a job of the run while it ran"
     busiest = max(snapshots, key=lambda snap: (snap[1].count(" RUNNING "), snap[1].count("\n")))
-    print(f"[slurm] squeue while running: {len(snapshots)} distinct listings, the busiest at {busiest[0]}s:\n{busiest[1]}")
+    print(
+        f"[slurm] squeue while running: {len(snapshots)} distinct listings, the busiest at {busiest[0]}s:\n{busiest[1]}"
+    )
     print(f"[slurm] squeue --states=all --name {run_id} after the run:\n{table}")
     (tmp_path / "squeue.txt").write_text(table)
 
-    rows = [line.split("|") for line in _squeue(env, "-h", "--states=all", "--name", run_id,
-                                                "-O", "JobID:|,Partition:|,State:|,Comment:|,tres-per-job:").splitlines()]
+    rows = [
+        line.split("|")
+        for line in _squeue(
+            env, "-h", "--states=all", "--name", run_id, "-O", "JobID:|,Partition:|,State:|,Comment:|,tres-per-job:"
+        ).splitlines()
+    ]
     per_rule = collections.Counter(re.match(r"rule_([a-z_]+?)(_wildcards_|$)", r[3]).group(1) for r in rows)
     assert dict(per_rule) == expected, (per_rule, expected)
     assert {r[2] for r in rows} == {"COMPLETED"}, table
-    for jobid, partition, _, comment, tres in rows:
+    for _jobid, partition, _, comment, tres in rows:
         rule = re.match(r"rule_([a-z_]+?)(_wildcards_|$)", comment).group(1)
         if rule in GPU_RULES:
             assert partition == GPU_PARTITION and "gpu:1" in tres, (rule, partition, tres)
@@ -215,7 +253,9 @@ def test_pipeline_on_slurm(cluster, tmp_path, cli_env):
             assert partition == CPU_PARTITION and "gpu" not in tres, (rule, partition, tres)
     gpu_calls = [c for c in sbatch_calls if re.search(rf"--comment '?rule_({'|'.join(GPU_RULES)})_", c)]
     assert len(gpu_calls) == sum(expected[r] for r in GPU_RULES)
-    assert all("--gpus=1" in c and "--cpus-per-gpu=" in c and "--cpus-per-task" not in c for c in gpu_calls), gpu_calls[0]
+    assert all("--gpus=1" in c and "--cpus-per-gpu=" in c and "--cpus-per-task" not in c for c in gpu_calls), gpu_calls[
+        0
+    ]
 
     logs = sorted((slurm_dir / ".snakemake" / "slurm_logs").rglob("*.log"))
     assert len(logs) == n_jobs, [str(p) for p in logs]

@@ -1,4 +1,5 @@
 """TMC: opinions, Dempster–Shafer combination and the evidential loss, against hand-computed values."""
+
 import math
 
 import pytest
@@ -56,18 +57,18 @@ def test_evidential_loss_by_hand():
     assert kl_to_uniform(torch.tensor([[1.0, 2.0, 1.0]])).item() == pytest.approx(kl, abs=1e-5)
     assert kl_to_uniform(torch.ones(1, 3)).item() == pytest.approx(0.0, abs=1e-6)
     assert evidential_loss(alpha, labels, 0.0).item() == pytest.approx(47 / 60, abs=1e-5)
-    assert evidential_loss(alpha, labels, 1.0).item() == pytest.approx(47 / 60 + kl, abs=1e-5)    # 1.048612
+    assert evidential_loss(alpha, labels, 1.0).item() == pytest.approx(47 / 60 + kl, abs=1e-5)  # 1.048612
     assert evidential_loss(alpha, labels, 0.5).item() == pytest.approx(47 / 60 + kl / 2, abs=1e-5)  # 0.915973
 
 
 def test_annealing_follows_finished_epochs():
     model = build_model("tmc", DIMS, 3, {"dropout": 0.0, "annealing_epochs": 10}, n_train=5)
-    assert model.annealing_coef() == 0.0      # first epoch: official i_epoch = 0
+    assert model.annealing_coef() == 0.0  # first epoch: official i_epoch = 0
     model.on_epoch_end(5)
     assert model.annealing_coef() == 0.5
     model.on_epoch_end(20)
     assert model.annealing_coef() == 1.0
-    assert int(model.state_dict()["epochs_done"]) == 20    # resumes with the right coefficient
+    assert int(model.state_dict()["epochs_done"]) == 20  # resumes with the right coefficient
 
 
 def test_tmc_forward_weights_and_loss():

@@ -16,6 +16,7 @@ no temporary directory is left behind. Tar archives are additionally extracted
 with the standard library's ``"data"`` filter where available (Python >= 3.11.4),
 as a second line of defence.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -246,8 +247,7 @@ def _check_tar_complete(archive: Path, tf: tarfile.TarFile) -> None:
                 pass
         except OSError as exc:  # bz2 reports bad data as a bare OSError
             raise CorruptArchiveError(
-                f"{archive}: corrupt compressed stream ({exc}); nothing was extracted. "
-                f"Delete it and download it again"
+                f"{archive}: corrupt compressed stream ({exc}); nothing was extracted. Delete it and download it again"
             ) from exc
         return
     size = archive.stat().st_size

@@ -24,6 +24,7 @@ The HTTP side runs through ``pooch.retrieve`` (temporary file, hash check, atomi
 move) with :class:`ResumableDownloader` as its downloader, because pooch's own
 downloaders start from scratch every time.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -122,18 +123,27 @@ class ResumableDownloader:
             try:
                 self._attempt(url)
                 return self.part
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                    _Incomplete, _RetryableStatus) as exc:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                _Incomplete,
+                _RetryableStatus,
+            ) as exc:
                 attempt += 1
                 have = self.part.stat().st_size if self.part.exists() else 0
                 if attempt > self.retries:
-                    kept = f"; the partial file {self.part} ({have} bytes) is kept and the next run resumes it" if have else ""
-                    raise DownloadError(
-                        f"downloading {url} failed after {attempt} attempt(s): {exc}{kept}"
-                    ) from exc
+                    kept = (
+                        f"; the partial file {self.part} ({have} bytes) is kept and the next run resumes it"
+                        if have
+                        else ""
+                    )
+                    raise DownloadError(f"downloading {url} failed after {attempt} attempt(s): {exc}{kept}") from exc
                 wait = min(self.backoff * 2 ** (attempt - 1), 30.0)
-                print(f"{self.desc}: download interrupted ({exc}); retrying from byte {have} in {wait:.0f}s",
-                      file=sys.stderr)
+                print(
+                    f"{self.desc}: download interrupted ({exc}); retrying from byte {have} in {wait:.0f}s",
+                    file=sys.stderr,
+                )
                 time.sleep(wait)
 
     def _attempt(self, url: str) -> None:
@@ -166,10 +176,20 @@ class ResumableDownloader:
                 mode = "wb"
                 total = _int_or_none(r.headers.get("Content-Length"))
                 digest = hashlib.sha256()
-            with open(self.part, mode) as fh, tqdm(
-                total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=self.desc, disable=not self.progressbar, file=sys.stderr, leave=False,
-            ) as bar:
+            with (
+                open(self.part, mode) as fh,
+                tqdm(
+                    total=total,
+                    initial=have,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=self.desc,
+                    disable=not self.progressbar,
+                    file=sys.stderr,
+                    leave=False,
+                ) as bar,
+            ):
                 for chunk in _body_chunks(r):
                     fh.write(chunk)
                     digest.update(chunk)
@@ -225,7 +245,7 @@ def _content_range_total(value: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _hash_file(path: Path) -> "hashlib._Hash":
+def _hash_file(path: Path) -> hashlib._Hash:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(_CHUNK), b""):
@@ -258,17 +278,29 @@ def _check_placed(path: Path, sha256: str | None, label: str) -> str:
     return actual
 
 
-def _fetch(url: str, sha256: str | None, directory: Path, filename: str, label: str, *,
-           progressbar: bool, retries: int, backoff: float, timeout: float) -> tuple[Path, str]:
+def _fetch(
+    url: str,
+    sha256: str | None,
+    directory: Path,
+    filename: str,
+    label: str,
+    *,
+    progressbar: bool,
+    retries: int,
+    backoff: float,
+    timeout: float,
+) -> tuple[Path, str]:
     """Download ``url`` to ``directory/filename`` through pooch; return (path, sha256)."""
     directory.mkdir(parents=True, exist_ok=True)
     part = directory / f"{filename}.part"
-    downloader = ResumableDownloader(part, retries=retries, backoff=backoff, timeout=timeout,
-                                     progressbar=progressbar, desc=label)
+    downloader = ResumableDownloader(
+        part, retries=retries, backoff=backoff, timeout=timeout, progressbar=progressbar, desc=label
+    )
     known = f"sha256:{sha256.lower()}" if sha256 else None
     try:
-        path = pooch.retrieve(url, known_hash=known, fname=filename, path=directory,
-                              downloader=downloader, progressbar=False)
+        path = pooch.retrieve(
+            url, known_hash=known, fname=filename, path=directory, downloader=downloader, progressbar=False
+        )
     except ValueError:
         part.unlink(missing_ok=True)
         (directory / filename).unlink(missing_ok=True)
@@ -312,8 +344,10 @@ def _extract_dataset(archive: Path, raw_dir: Path, extracted_name: str, label: s
             src = inner
         elif len(entries) == 1 and entries[0].is_dir():
             src = entries[0]
-            print(f"{label}: {archive.name} holds {src.name}/, not {extracted_name}/; using it as {target}",
-                  file=sys.stderr)
+            print(
+                f"{label}: {archive.name} holds {src.name}/, not {extracted_name}/; using it as {target}",
+                file=sys.stderr,
+            )
         else:
             src = staging
         if target.exists() and not (target.is_dir() and not any(target.iterdir())):
@@ -377,8 +411,17 @@ def download_dataset(
 
     # (c) download, verify, extract
     try:
-        path, digest = _fetch(url, sha256, raw_dir, filename, name, progressbar=progressbar,
-                              retries=retries, backoff=backoff, timeout=timeout)
+        path, digest = _fetch(
+            url,
+            sha256,
+            raw_dir,
+            filename,
+            name,
+            progressbar=progressbar,
+            retries=retries,
+            backoff=backoff,
+            timeout=timeout,
+        )
     except ChecksumError:
         raise
     except DownloadError as exc:
@@ -425,8 +468,17 @@ def download_file(
             f"Get it by hand{': ' + instructions if instructions else ''} and put it at {dest.resolve()}."
         )
     try:
-        path, digest = _fetch(url, sha256, dest.parent, dest.name, label, progressbar=progressbar,
-                              retries=retries, backoff=backoff, timeout=timeout)
+        path, digest = _fetch(
+            url,
+            sha256,
+            dest.parent,
+            dest.name,
+            label,
+            progressbar=progressbar,
+            retries=retries,
+            backoff=backoff,
+            timeout=timeout,
+        )
     except ChecksumError:
         raise
     except DownloadError as exc:
@@ -443,11 +495,17 @@ def download_glove(spec: dict, name: str) -> Path:
     if target.exists():
         return target
     if "download" not in spec:
-        raise ValueError(f"encoders.glove.{name}: {target} does not exist and there is no 'download' block; "
-                         f"place the file there by hand")
+        raise ValueError(
+            f"encoders.glove.{name}: {target} does not exist and there is no 'download' block; "
+            f"place the file there by hand"
+        )
     url, sha256 = spec["download"]["url"], spec["download"]["sha256"]
-    archive = download_file(url, sha256, target.parent / Path(url or f"{target.stem}.zip").name,
-                            instructions=f"GloVe {name}: https://nlp.stanford.edu/projects/glove/")
+    archive = download_file(
+        url,
+        sha256,
+        target.parent / Path(url or f"{target.stem}.zip").name,
+        instructions=f"GloVe {name}: https://nlp.stanford.edu/projects/glove/",
+    )
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         extracted = safe_extract(archive, Path(tmp) / "x")
         found = list(extracted.rglob(target.name))

@@ -25,6 +25,7 @@ Images are never opened: a row whose image file is absent is kept and counted
 (``report["missing_images"]``). ``build_splits`` returns a :class:`Splits`: a
 plain dict ``{"train", "dev", "test"} -> rows`` with a ``.report`` attribute.
 """
+
 from __future__ import annotations
 
 import csv
@@ -129,8 +130,9 @@ def _rows(root: Path, split: str, records: list[tuple[str, str, str]], report: d
             report["duplicates"][split] += 1
             continue
         seen.add(sid)
-        rows.append({"id": sid, "label": label, "text": clean_title(title),
-                     "img": f"images/{split}/{label}/{filename}"})
+        rows.append(
+            {"id": sid, "label": label, "text": clean_title(title), "img": f"images/{split}/{label}/{filename}"}
+        )
     return rows
 
 
@@ -142,8 +144,13 @@ def build_splits(raw_dir: Path, options: dict | None = None) -> Splits:
     dev_size = options.get("dev_size", 5000)
     seed = int(options.get("seed", 0))
     root = resolve_root(raw_dir)
-    report: dict = {"dataset": "food101", "root": str(root), "seed": seed, "dev_size": dev_size,
-                    "duplicates": {"train": 0, "test": 0}}
+    report: dict = {
+        "dataset": "food101",
+        "root": str(root),
+        "seed": seed,
+        "dev_size": dev_size,
+        "duplicates": {"train": 0, "test": 0},
+    }
     train_all = _rows(root, "train", read_titles(root / "texts" / "train_titles.csv"), report)
     test_path = root / "texts" / "test_titles.csv"
     if not test_path.is_file():
@@ -157,12 +164,14 @@ def build_splits(raw_dir: Path, options: dict | None = None) -> Splits:
         "test": test,
     }
     missing = {s: [r["id"] for r in rows if not os.path.exists(root / r["img"])] for s, rows in splits.items()}
-    report.update({
-        "rows": {s: len(r) for s, r in splits.items()},
-        "classes": len({r["label"] for r in train_all}),
-        "labels": {s: dict(sorted(Counter(r["label"] for r in rows).items())) for s, rows in splits.items()},
-        "missing_images": {s: len(ids) for s, ids in missing.items()},
-        "missing_image_ids": {s: ids[:20] for s, ids in missing.items()},
-        "empty_text": {s: sum(not r["text"] for r in rows) for s, rows in splits.items()},
-    })
+    report.update(
+        {
+            "rows": {s: len(r) for s, r in splits.items()},
+            "classes": len({r["label"] for r in train_all}),
+            "labels": {s: dict(sorted(Counter(r["label"] for r in rows).items())) for s, rows in splits.items()},
+            "missing_images": {s: len(ids) for s, ids in missing.items()},
+            "missing_image_ids": {s: ids[:20] for s, ids in missing.items()},
+            "empty_text": {s: sum(not r["text"] for r in rows) for s, rows in splits.items()},
+        }
+    )
     return Splits(splits, report)

@@ -14,6 +14,7 @@ Sources (``encoders.glove.<name>.source`` in params):
 Output: ``vectors.npy`` (float32 [V+1, D]; row 0 is all zeros for unknown words) and ``vocab.txt``
 (line i is the word of row i; line 0 is ``<unk>``), plus ``report.json`` with coverage counts.
 """
+
 from __future__ import annotations
 
 import functools
@@ -58,13 +59,17 @@ def _text_file_vectors(path: Path, wanted: set[str]) -> tuple[dict[str, np.ndarr
     parsed for wanted words alone, which keeps the pass close to disk speed.
     """
     if not path.exists():
-        raise FileNotFoundError(f"{path}: GloVe file not found; download it with `python -m pdf_core download "
-                                f"--glove <name>` or place it there by hand (README: GloVe)")
+        raise FileNotFoundError(
+            f"{path}: GloVe file not found; download it with `python -m pdf_core download "
+            f"--glove <name>` or place it there by hand (README: GloVe)"
+        )
     wanted_bytes = {w.encode("utf-8") for w in wanted}
     found: dict[str, np.ndarray] = {}
     dim, lines, malformed = None, 0, 0
-    with open(path, "rb", buffering=1 << 22) as fh, tqdm(total=path.stat().st_size, unit="B", unit_scale=True,
-                                                         desc=f"reading {path.name}", mininterval=2) as bar:
+    with (
+        open(path, "rb", buffering=1 << 22) as fh,
+        tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"reading {path.name}", mininterval=2) as bar,
+    ):
         pending = 0
         for raw in fh:
             lines += 1
@@ -77,7 +82,7 @@ def _text_file_vectors(path: Path, wanted: set[str]) -> tuple[dict[str, np.ndarr
                 dim = raw.rstrip(b" ").count(b" ")
             spaces = raw.count(b" ")
             if spaces == dim:
-                word = raw[:raw.find(b" ")]
+                word = raw[: raw.find(b" ")]
             elif spaces > dim:  # a token containing spaces (840B has some): the numbers are the last dim fields
                 word = raw.rsplit(b" ", dim)[0]
             else:
@@ -89,7 +94,7 @@ def _text_file_vectors(path: Path, wanted: set[str]) -> tuple[dict[str, np.ndarr
             if text in found:
                 continue
             try:
-                found[text] = np.array(list(map(float, raw[len(word) + 1:].split(b" "))), dtype=np.float32)
+                found[text] = np.array(list(map(float, raw[len(word) + 1 :].split(b" "))), dtype=np.float32)
             except ValueError:
                 malformed += 1
         bar.update(pending)
@@ -116,13 +121,22 @@ def extract_glove(split_files: list[Path], source: str, lowercase: bool, out_dir
     tokens = sum(vocab_counts.values())
     covered = sum(c for w, c in vocab_counts.items() if w in found)
     report = {
-        "source": source, "lowercase": lowercase, "dim": dim, **stats,
-        "dataset_words": len(wanted), "words_found": len(found),
+        "source": source,
+        "lowercase": lowercase,
+        "dim": dim,
+        **stats,
+        "dataset_words": len(wanted),
+        "words_found": len(found),
         "token_coverage": covered / tokens if tokens else 0.0,
     }
     write_json(out_dir / "report.json", report)
-    log.info("GloVe: %d/%d words found (token coverage %.1f%%), %d malformed lines",
-             len(found), len(wanted), 100 * report["token_coverage"], stats["malformed_lines"])
+    log.info(
+        "GloVe: %d/%d words found (token coverage %.1f%%), %d malformed lines",
+        len(found),
+        len(wanted),
+        100 * report["token_coverage"],
+        stats["malformed_lines"],
+    )
     return report
 
 

@@ -29,13 +29,14 @@ returns a :class:`Splits`: a plain dict ``{"train", "dev", "test"} -> rows`` wit
 a ``.report`` attribute (counts per split and label, text encodings found,
 images present); :func:`text_encoding_counts` gives the encodings on their own.
 """
+
 from __future__ import annotations
 
 import os
 import random
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 __all__ = [
     "build_splits",
@@ -209,8 +210,9 @@ def build_splits(raw_dir: Path, options: dict | None = None) -> Splits:
         for sid in ids_:
             raw = _read_text_bytes(root, sid)
             encodings[detect_encoding(raw)] += 1
-            rows.append({"id": sid, "label": labels[sid], "text": decode_text(raw, text_decoding),
-                         "img": f"data/{sid}.jpg"})
+            rows.append(
+                {"id": sid, "label": labels[sid], "text": decode_text(raw, text_decoding), "img": f"data/{sid}.jpg"}
+            )
         splits[split] = rows
 
     report = {

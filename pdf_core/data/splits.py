@@ -3,6 +3,7 @@
 Each dataset kind has a builder ``build_splits(raw_dir, options) -> {split: rows}``; rows are
 ``{"id", "label", "text", "img"}`` with ``img`` relative to the dataset root (:func:`dataset_root`).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -56,9 +57,11 @@ def check_rows(rows_by_split: dict[str, list[dict]], where: str) -> None:
                     raise ValueError(f"{where}: {split} row {i} has no {key!r}")
             if row["id"] in seen:
                 first_split, first_row = seen[row["id"]]
-                raise ValueError(f"{where}: duplicate id {row['id']!r} in {first_split} row {first_row} and "
-                                 f"{split} row {i}; each sample must appear once: remove or rename one of them "
-                                 f"in the raw labels and rebuild the splits")
+                raise ValueError(
+                    f"{where}: duplicate id {row['id']!r} in {first_split} row {first_row} and "
+                    f"{split} row {i}; each sample must appear once: remove or rename one of them "
+                    f"in the raw labels and rebuild the splits"
+                )
             seen[row["id"]] = (split, i)
 
 
@@ -68,8 +71,10 @@ def build_splits(kind: str, raw_dir: str | Path, out_dir: str | Path, options: d
         raise ValueError(f"unknown dataset kind {kind!r}; known: {', '.join(DATASET_KINDS)}")
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if not raw_dir.exists():
-        raise FileNotFoundError(f"{raw_dir}: raw data not found; run `python -m pdf_core download` "
-                                f"(or `generate` for the synthetic dataset) first")
+        raise FileNotFoundError(
+            f"{raw_dir}: raw data not found; run `python -m pdf_core download` "
+            f"(or `generate` for the synthetic dataset) first"
+        )
     builder = importlib.import_module(DATASET_KINDS[kind]).build_splits
     rows_by_split = builder(raw_dir, dict(options or {}))
     check_rows(rows_by_split, str(raw_dir))
@@ -77,5 +82,7 @@ def build_splits(kind: str, raw_dir: str | Path, out_dir: str | Path, options: d
     for split in SPLITS:
         write_jsonl(out_dir / f"{split}.jsonl", rows_by_split[split])
         counts[split] = len(rows_by_split[split])
-        log.info("%s: %d rows, classes %s", split, counts[split], dict(Counter(r["label"] for r in rows_by_split[split])))
+        log.info(
+            "%s: %d rows, classes %s", split, counts[split], dict(Counter(r["label"] for r in rows_by_split[split]))
+        )
     return counts

@@ -11,6 +11,7 @@ The output uses the raw layout of a real dataset so the real split and feature c
     <raw_dir>/data/<id>.txt        the text
     <raw_dir>/data/<id>.jpg        the image
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,11 +32,40 @@ CLASSES = [
     ("vehicle", "square", (40, 90, 215), ["car", "truck", "bus", "train", "bicycle", "tractor", "van", "motorcycle"]),
     ("animal", "triangle", (40, 165, 60), ["dog", "cat", "horse", "lion", "tiger", "rabbit", "elephant", "wolf"]),
     ("music", "star", (235, 195, 30), ["guitar", "piano", "violin", "drum", "song", "melody", "concert", "singer"]),
-    ("sport", "cross", (150, 60, 200), ["football", "tennis", "soccer", "basketball", "golf", "hockey", "match", "goal"]),
+    (
+        "sport",
+        "cross",
+        (150, 60, 200),
+        ["football", "tennis", "soccer", "basketball", "golf", "hockey", "match", "goal"],
+    ),
     ("weather", "diamond", (20, 20, 20), ["rain", "snow", "storm", "cloud", "wind", "sunny", "thunder", "fog"]),
 ]
-DISTRACTORS = ["today", "really", "just", "very", "people", "see", "look", "time", "day", "new", "good",
-               "great", "this", "that", "my", "we", "here", "there", "some", "got", "love", "photo", "nice", "now"]
+DISTRACTORS = [
+    "today",
+    "really",
+    "just",
+    "very",
+    "people",
+    "see",
+    "look",
+    "time",
+    "day",
+    "new",
+    "good",
+    "great",
+    "this",
+    "that",
+    "my",
+    "we",
+    "here",
+    "there",
+    "some",
+    "got",
+    "love",
+    "photo",
+    "nice",
+    "now",
+]
 
 # Per-modality quality draws: probabilities of good / weak / misleading / empty.
 QUALITY_LEVELS = ("good", "weak", "misleading", "empty")
@@ -45,17 +75,38 @@ TEXT_QUALITY_P = (0.6, 0.15, 0.15, 0.10)
 
 def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
     if shape == "square":
-        pts = [(math.cos(angle + k * math.pi / 2 + math.pi / 4), math.sin(angle + k * math.pi / 2 + math.pi / 4)) for k in range(4)]
+        pts = [
+            (math.cos(angle + k * math.pi / 2 + math.pi / 4), math.sin(angle + k * math.pi / 2 + math.pi / 4))
+            for k in range(4)
+        ]
     elif shape == "triangle":
         pts = [(math.cos(angle + k * 2 * math.pi / 3), math.sin(angle + k * 2 * math.pi / 3)) for k in range(3)]
     elif shape == "diamond":
         pts = [(0.6 * math.cos(angle + k * math.pi / 2), math.sin(angle + k * math.pi / 2)) for k in range(4)]
     elif shape == "star":
-        pts = [((1.0 if k % 2 == 0 else 0.4) * math.cos(angle + k * math.pi / 5),
-                (1.0 if k % 2 == 0 else 0.4) * math.sin(angle + k * math.pi / 5)) for k in range(10)]
+        pts = [
+            (
+                (1.0 if k % 2 == 0 else 0.4) * math.cos(angle + k * math.pi / 5),
+                (1.0 if k % 2 == 0 else 0.4) * math.sin(angle + k * math.pi / 5),
+            )
+            for k in range(10)
+        ]
     elif shape == "cross":
         w = 0.33
-        base = [(-w, -1), (w, -1), (w, -w), (1, -w), (1, w), (w, w), (w, 1), (-w, 1), (-w, w), (-1, w), (-1, -w), (-w, -w)]
+        base = [
+            (-w, -1),
+            (w, -1),
+            (w, -w),
+            (1, -w),
+            (1, w),
+            (w, w),
+            (w, 1),
+            (-w, 1),
+            (-w, w),
+            (-1, w),
+            (-1, -w),
+            (-w, -w),
+        ]
         ca, sa = math.cos(angle), math.sin(angle)
         pts = [(x * ca - y * sa, x * sa + y * ca) for x, y in base]
     else:
@@ -90,8 +141,11 @@ def _draw_image(rng: np.random.Generator, size: int, cls: int | None, faint: boo
         if faint:  # low contrast: blend the colour towards the background grey
             fill = 0.35 * fill + 0.65 * 140
         ImageDraw.Draw(img).polygon(
-            _polygon(shape, cx, cy, r, rng.uniform(0, 2 * math.pi)) if shape != "circle" else
-            [(cx + r * math.cos(t), cy + r * math.sin(t)) for t in np.linspace(0, 2 * math.pi, 48, endpoint=False)],
+            _polygon(shape, cx, cy, r, rng.uniform(0, 2 * math.pi))
+            if shape != "circle"
+            else [
+                (cx + r * math.cos(t), cy + r * math.sin(t)) for t in np.linspace(0, 2 * math.pi, 48, endpoint=False)
+            ],
             fill=tuple(int(v) for v in fill),
         )
         if faint:

@@ -7,6 +7,7 @@
   IMAGENET1K_V1). The feature map is average-pooled to ``num_image_embeds`` regions as MMBT does
   (AdaptiveAvgPool2d((R, 1))), giving [B, R, C].
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,8 +31,9 @@ def resolve_text_source(source: str) -> str:
 
 def load_pretrained(auto_class, source: str):
     """``auto_class.from_pretrained`` on a text-encoder source; no hub access when HF_HUB_OFFLINE=1."""
-    return auto_class.from_pretrained(resolve_text_source(source),
-                                      local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1")
+    return auto_class.from_pretrained(
+        resolve_text_source(source), local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1"
+    )
 
 
 def load_tokenizer(spec: dict):
@@ -124,7 +126,7 @@ class ImageEncoder(nn.Module):
         x = images_uint8.permute(0, 3, 1, 2)
         size = x.shape[-1]
         top = (size - self.crop_size) // 2
-        x = x[:, :, top:top + self.crop_size, top:top + self.crop_size].float().div_(255.0)
+        x = x[:, :, top : top + self.crop_size, top : top + self.crop_size].float().div_(255.0)
         return ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
 
     def forward(self, images_uint8: torch.Tensor) -> torch.Tensor:

@@ -5,9 +5,10 @@ quick studies. Noise is applied to the stored uint8 images and raw texts *before
 noisy cache is exactly what the end-to-end path would see.
 
 A cache (``.npz``) holds ``txt`` [N, Dt] (pooled text encoder output), ``img`` [N, R, Di] (image
-regions), ``bow`` [N, Dg] (sum of GloVe vectors), the (noised) texts' ``input_ids`` / ``attention_mask``, ``labels``, and the per-sample ``image_noised`` /
-``text_noised`` flags.
+regions), ``bow`` [N, Dg] (sum of GloVe vectors), the (noised) texts' ``input_ids`` /
+``attention_mask``, ``labels``, and the per-sample ``image_noised`` / ``text_noised`` flags.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,8 +46,11 @@ class FrozenEncoders:
         self.text_spec, self.glove_spec = ds["text_encoder_spec"], ds["glove_spec"]
         self.tokenizer = load_tokenizer(self.text_spec)
         self.text = TextEncoder(self.text_spec).to(device).eval()
-        self.image = ImageEncoder(ds["image_encoder_spec"], features["crop_size"], features["mean"],
-                                  features["std"]).to(device).eval()
+        self.image = (
+            ImageEncoder(ds["image_encoder_spec"], features["crop_size"], features["mean"], features["std"])
+            .to(device)
+            .eval()
+        )
         self.glove_vocab, self.glove_vectors = load_glove(glove_dir)
         self.batch_size = features["encode_batch_size"]
 
@@ -55,20 +59,33 @@ class FrozenEncoders:
         n = len(texts)
         txt_out, img_out, bow_out, ids_out, mask_out = [], [], [], [], []
         for start in tqdm(range(0, n, self.batch_size), desc=desc, unit="batch", mininterval=2):
-            chunk = np.asarray(images[start:start + self.batch_size])
-            chunk_texts = texts[start:start + self.batch_size]
+            chunk = np.asarray(images[start : start + self.batch_size])
+            chunk_texts = texts[start : start + self.batch_size]
             if noiser is not None:
                 chunk, chunk_texts = noiser.images(chunk, start), noiser.texts(chunk_texts, start)
             img_out.append(self.image(torch.from_numpy(chunk).to(self.device)).float().cpu().numpy())
             tok = tokenize(self.tokenizer, chunk_texts, self.text_spec.get("max_length", 128))
             ids_out.append(tok["input_ids"])  # kept for models that run BERT themselves (MMBT)
             mask_out.append(tok["attention_mask"])
-            txt_out.append(self.text(torch.from_numpy(tok["input_ids"]).to(self.device),
-                                     torch.from_numpy(tok["attention_mask"]).to(self.device)).float().cpu().numpy())
-            bow_out.append(bag_of_words(chunk_texts, self.glove_vocab, self.glove_vectors,
-                                        self.glove_spec.get("lowercase", True)))
-        return {"txt": np.concatenate(txt_out), "img": np.concatenate(img_out), "bow": np.concatenate(bow_out),
-                "input_ids": np.concatenate(ids_out), "attention_mask": np.concatenate(mask_out)}
+            txt_out.append(
+                self.text(
+                    torch.from_numpy(tok["input_ids"]).to(self.device),
+                    torch.from_numpy(tok["attention_mask"]).to(self.device),
+                )
+                .float()
+                .cpu()
+                .numpy()
+            )
+            bow_out.append(
+                bag_of_words(chunk_texts, self.glove_vocab, self.glove_vectors, self.glove_spec.get("lowercase", True))
+            )
+        return {
+            "txt": np.concatenate(txt_out),
+            "img": np.concatenate(img_out),
+            "bow": np.concatenate(bow_out),
+            "input_ids": np.concatenate(ids_out),
+            "attention_mask": np.concatenate(mask_out),
+        }
 
 
 def save_cache(path: Path, arrays: dict) -> None:
@@ -81,16 +98,23 @@ def encode_split(encoders: FrozenEncoders, features_dir: Path, split: str, out_p
     data = load_split(features_dir, split)
     n = len(data["labels"])
     arrays = encoders.encode(data["images"], data["texts"], None, desc=f"encode {split}")
-    save_cache(out_path, dict(arrays, labels=data["labels"], image_noised=np.zeros(n, bool), text_noised=np.zeros(n, bool)))
+    save_cache(
+        out_path, dict(arrays, labels=data["labels"], image_noised=np.zeros(n, bool), text_noised=np.zeros(n, bool))
+    )
 
 
 def encode_noisy_test(encoders: FrozenEncoders, features_dir: Path, cond: NoiseCondition, out_path: Path) -> None:
     data = load_split(features_dir, "test")
     noiser = TestNoiser(cond, len(data["labels"]))
-    arrays = encoders.encode(data["images"], data["texts"], noiser,
-                             desc=f"encode test {cond.noise_type} eps={cond.level:g} e{cond.eval_seed}")
-    save_cache(out_path, dict(arrays, labels=data["labels"], image_noised=noiser.image_noised,
-                              text_noised=noiser.text_noised))
+    arrays = encoders.encode(
+        data["images"],
+        data["texts"],
+        noiser,
+        desc=f"encode test {cond.noise_type} eps={cond.level:g} e{cond.eval_seed}",
+    )
+    save_cache(
+        out_path, dict(arrays, labels=data["labels"], image_noised=noiser.image_noised, text_noised=noiser.text_noised)
+    )
 
 
 def load_cache(path: Path) -> dict[str, np.ndarray]:

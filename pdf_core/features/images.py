@@ -4,6 +4,7 @@ The store holds the image *after* ``Resize(image_size)`` (short side) and a cent
 square of ``image_size``: the paper applies test-time noise at exactly this point (after
 Resize(256), before CenterCrop(224)), and the crop to ``crop_size`` happens at load time.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,9 +36,13 @@ class ImageReport:
 
     def as_dict(self) -> dict:
         return {
-            "problems": dict(self.problems), "converted_modes": dict(self.converted_modes),
-            "format_mismatch": self.format_mismatch, "placeholders": len(self.placeholders),
-            "dropped": len(self.dropped), "placeholder_ids": self.placeholders[:50], "dropped_ids": self.dropped[:50],
+            "problems": dict(self.problems),
+            "converted_modes": dict(self.converted_modes),
+            "format_mismatch": self.format_mismatch,
+            "placeholders": len(self.placeholders),
+            "dropped": len(self.dropped),
+            "placeholder_ids": self.placeholders[:50],
+            "dropped_ids": self.dropped[:50],
         }
 
 
@@ -74,8 +79,9 @@ def load_image(path: Path, size: int, report: ImageReport) -> np.ndarray | None:
         return None
 
 
-def build_image_store(rows: list[dict], image_root: Path, out_path: Path, size: int, policy: str,
-                      where: str) -> tuple[list[dict], ImageReport]:
+def build_image_store(
+    rows: list[dict], image_root: Path, out_path: Path, size: int, policy: str, where: str
+) -> tuple[list[dict], ImageReport]:
     """Write ``out_path`` (uint8 [N, size, size, 3]) for the rows kept under ``policy``.
 
     Returns the kept rows in store order and the report. Two passes: decode to learn which rows
@@ -93,7 +99,8 @@ def build_image_store(rows: list[dict], image_root: Path, out_path: Path, size: 
             if policy == "error":
                 raise ImageError(
                     f"{where} row {i} (id {row['id']!r}): image {path} is unusable ({problem}). Fix or restore the "
-                    f"file, or set features.image_policy to 'placeholder' or 'drop' in params.yaml")
+                    f"file, or set features.image_policy to 'placeholder' or 'drop' in params.yaml"
+                )
             if policy == "drop":
                 report.dropped.append(row["id"])
                 continue

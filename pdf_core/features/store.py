@@ -8,6 +8,7 @@ Layout under ``data/features/<dataset>/``::
     classes.json            label names; index = class id
     data_report.json        counts per class and split, images fixed or dropped, text encodings
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,8 +31,9 @@ def _text_kind(text: str) -> str:
     return "ascii" if text.isascii() else "non_ascii"
 
 
-def build_features(splits_dir: Path, raw_dir: Path, out_dir: Path, text_spec: dict, image_size: int,
-                   image_policy: str) -> dict:
+def build_features(
+    splits_dir: Path, raw_dir: Path, out_dir: Path, text_spec: dict, image_size: int, image_policy: str
+) -> dict:
     splits_dir, raw_dir, out_dir = Path(splits_dir), Path(raw_dir), Path(out_dir)
     rows_by_split = {split: read_jsonl(splits_dir / f"{split}.jsonl") for split in SPLITS}
     classes = sorted({row["label"] for row in rows_by_split["train"]})
@@ -42,24 +44,35 @@ def build_features(splits_dir: Path, raw_dir: Path, out_dir: Path, text_spec: di
         where = f"{splits_dir / split}.jsonl"
         for i, row in enumerate(rows):
             if row["label"] not in class_ids:
-                raise ValueError(f"{where} row {i} (id {row['id']!r}): label {row['label']!r} is not in the training "
-                                 f"label set {classes}; fix the split or rebuild it")
-        kept, image_report = build_image_store(rows, raw_dir, out_dir / split / "images.npy", image_size,
-                                               image_policy, where)
+                raise ValueError(
+                    f"{where} row {i} (id {row['id']!r}): label {row['label']!r} is not in the training "
+                    f"label set {classes}; fix the split or rebuild it"
+                )
+        kept, image_report = build_image_store(
+            rows, raw_dir, out_dir / split / "images.npy", image_size, image_policy, where
+        )
         texts = [row["text"] for row in kept]
         with atomic_path(out_dir / split / "tokens.npz", suffix=".npz") as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **tokenize(tokenizer, texts, text_spec.get("max_length", 128)))
-        write_jsonl(out_dir / split / "samples.jsonl",
-                    ({"id": r["id"], "label": class_ids[r["label"]], "text": r["text"]} for r in kept))
+        write_jsonl(
+            out_dir / split / "samples.jsonl",
+            ({"id": r["id"], "label": class_ids[r["label"]], "text": r["text"]} for r in kept),
+        )
         report["splits"][split] = {
-            "rows_in_split": len(rows), "rows_stored": len(kept),
+            "rows_in_split": len(rows),
+            "rows_stored": len(kept),
             "per_class": dict(sorted(Counter(r["label"] for r in kept).items())),
             "images": image_report.as_dict(),
             "texts": dict(Counter(_text_kind(t) for t in texts)),
         }
-        log.info("%s: stored %d/%d rows; image problems %s", split, len(kept), len(rows),
-                 dict(image_report.problems) or "none")
+        log.info(
+            "%s: stored %d/%d rows; image problems %s",
+            split,
+            len(kept),
+            len(rows),
+            dict(image_report.problems) or "none",
+        )
     write_json(out_dir / "classes.json", classes)
     write_json(out_dir / "data_report.json", report)
     return report

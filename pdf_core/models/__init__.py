@@ -8,6 +8,7 @@ literal). The schema of ``params.yaml`` (``grid.models`` and the keys allowed un
 from here. Names and settings are read from the source without importing the module, so building
 the workflow's DAG never imports torch.
 """
+
 from __future__ import annotations
 
 import ast

@@ -5,6 +5,7 @@ A model consumes a *feature dict* — ``txt`` [B, Dt] (pooled text encoder outpu
 caches or by trainable encoders (:mod:`pdf_core.models.encoders`). It returns a dict with at least
 ``logits``; dynamic-fusion models add per-sample ``weight_txt`` / ``weight_img``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,10 +17,10 @@ from torch.nn import functional as F
 
 @dataclass(frozen=True)
 class InputDims:
-    txt: int          # pooled text feature size
+    txt: int  # pooled text feature size
     img_regions: int  # num_image_embeds
-    img: int          # channels per region
-    bow: int          # GloVe dimension
+    img: int  # channels per region
+    bow: int  # GloVe dimension
 
     @property
     def img_flat(self) -> int:

@@ -4,10 +4,10 @@ In ``frozen`` mode the pooled vector comes from the feature cache; in ``finetune
 trainable :class:`~pdf_core.features.encoders.TextEncoder` that :class:`~pdf_core.inputs.RunModel`
 runs in front of this head.
 """
+
 from __future__ import annotations
 
 from pdf_core.models.base import FusionModel, text_head
-
 
 # this model's own keys under `models.bert` (read by the registry without importing torch)
 SETTINGS = {}

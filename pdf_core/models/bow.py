@@ -1,10 +1,10 @@
 """``bow``: the GloVe bag-of-words baseline — the (frozen) sum of a text's word vectors -> linear."""
+
 from __future__ import annotations
 
 from torch import nn
 
 from pdf_core.models.base import FusionModel
-
 
 # this model's own keys under `models.bow` (read by the registry without importing torch)
 SETTINGS = {}

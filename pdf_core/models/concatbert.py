@@ -4,6 +4,7 @@ The MLP is the MMBT-baselines one: for each size in ``hidden`` a Linear, BatchNo
 ``include_bn`` is false), ReLU and Dropout(``dropout``), then a Linear to the classes. ``hidden: []``
 (the official runs' default) makes it a single linear layer.
 """
+
 from __future__ import annotations
 
 import torch
@@ -26,7 +27,11 @@ def mlp(in_dim: int, hidden: list[int], out_dim: int, dropout: float, batch_norm
 
 # this model's own keys under `models.concatbert` (read by the registry without importing torch)
 SETTINGS = {
-    "hidden": {"type": "array", "items": {"type": "integer", "minimum": 1}, "default": []},  # MLP widths (official: none)
+    "hidden": {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 1},
+        "default": [],
+    },  # MLP widths (official: none)
     "include_bn": {"type": "boolean", "default": True},  # BatchNorm1d after each hidden layer
 }
 
@@ -36,8 +41,9 @@ class ConcatBert(FusionModel):
 
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        self.clf = mlp(dims.txt + dims.img_flat, list(hp["hidden"] or []), n_classes, hp["dropout"],
-                       bool(hp["include_bn"]))
+        self.clf = mlp(
+            dims.txt + dims.img_flat, list(hp["hidden"] or []), n_classes, hp["dropout"], bool(hp["include_bn"])
+        )
 
     def forward(self, feats):
         return {"logits": self.clf(torch.cat([feats["txt"], feats["img"].flatten(1)], dim=1))}

@@ -1,11 +1,11 @@
 """``concatbow``: early fusion of the GloVe bag of words and the flattened image regions -> linear."""
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 from pdf_core.models.base import FusionModel
-
 
 # this model's own keys under `models.concatbow` (read by the registry without importing torch)
 SETTINGS = {}

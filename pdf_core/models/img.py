@@ -1,8 +1,8 @@
 """``img``: image-only baseline — the pooled regions, flattened -> dropout + linear."""
+
 from __future__ import annotations
 
 from pdf_core.models.base import FusionModel, image_head
-
 
 # this model's own keys under `models.img` (read by the registry without importing torch)
 SETTINGS = {}

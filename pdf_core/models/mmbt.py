@@ -30,8 +30,8 @@ projection. In frozen mode the image features are fixed anyway, so ``freeze_img`
 ``requires_grad`` is toggled in ``forward``, never in the constructor, so the optimizer built after
 construction holds every parameter.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import torch
 from torch import nn
@@ -49,8 +49,9 @@ def load_bert(hp: dict, bert_config=None) -> nn.Module:
         return BertModel(config)
     source = hp.get("text_encoder_source")
     if not source:
-        raise ValueError("mmbt needs hp['text_encoder_source'] (the dataset's text encoder source) "
-                         "or hp['bert_config']")
+        raise ValueError(
+            "mmbt needs hp['text_encoder_source'] (the dataset's text encoder source) or hp['bert_config']"
+        )
     from pdf_core.features.encoders import load_pretrained
 
     return load_pretrained(AutoModel, source)
@@ -100,8 +101,13 @@ class MMBT(FusionModel):
         embeds = torch.cat([word(cls_id), self.img_proj(img), word(sep_id), word(txt_ids)], dim=1)
         device = ids.device
         full_mask = torch.cat([torch.ones(bsz, n_img, dtype=mask.dtype, device=device), mask], dim=1)
-        types = torch.cat([torch.zeros(bsz, n_img, dtype=torch.long, device=device),
-                           torch.ones(bsz, n_txt, dtype=torch.long, device=device)], dim=1)
+        types = torch.cat(
+            [
+                torch.zeros(bsz, n_img, dtype=torch.long, device=device),
+                torch.ones(bsz, n_txt, dtype=torch.long, device=device),
+            ],
+            dim=1,
+        )
         positions = torch.cat([torch.arange(n_img, device=device), torch.arange(n_txt, device=device)])
         return embeds, full_mask, types, positions.unsqueeze(0).expand(bsz, -1)
 

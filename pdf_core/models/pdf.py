@@ -24,6 +24,7 @@ Guards (the official code has none beyond ``+1e-8``): the predicted TCPs are cla
 Deviation: the official code validates (dev accuracy for model selection) without calibration and
 tests with it; here calibration follows ``model.eval()``, so dev selection sees calibrated weights.
 """
+
 from __future__ import annotations
 
 import torch
@@ -115,12 +116,22 @@ class PDF(LateFusionBase):
         w_txt, w_img = fusion_weights(conf_txt.detach(), conf_img.detach(), rc_t, rc_i)
         w_txt, w_img = w_txt.detach(), w_img.detach()
         logits = w_txt.unsqueeze(1) * txt_logits + w_img.unsqueeze(1) * img_logits
-        return {"logits": logits, "txt_logits": txt_logits, "img_logits": img_logits,
-                "conf_txt": conf_txt, "conf_img": conf_img, "weight_txt": w_txt, "weight_img": w_img}
+        return {
+            "logits": logits,
+            "txt_logits": txt_logits,
+            "img_logits": img_logits,
+            "conf_txt": conf_txt,
+            "conf_img": conf_img,
+            "weight_txt": w_txt,
+            "weight_img": w_img,
+        }
 
     def loss(self, out, labels, index):
-        clf = (F.cross_entropy(out["logits"], labels) + F.cross_entropy(out["txt_logits"], labels)
-               + F.cross_entropy(out["img_logits"], labels))
+        clf = (
+            F.cross_entropy(out["logits"], labels)
+            + F.cross_entropy(out["txt_logits"], labels)
+            + F.cross_entropy(out["img_logits"], labels)
+        )
         tcp_txt = true_class_prob(out["txt_logits"], labels).detach()
         tcp_img = true_class_prob(out["img_logits"], labels).detach()
         return clf + F.l1_loss(out["conf_txt"], tcp_txt) + F.l1_loss(out["conf_img"], tcp_img)

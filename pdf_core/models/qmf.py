@@ -20,6 +20,7 @@ Switches for the official code's known defects (params ``models.qmf``; defaults 
   The minimum stays the observed one. The counter is a buffer, so resumed runs keep it.
 * The numerically unstable ``log(sum(exp))`` of the official energy is never reproduced.
 """
+
 from __future__ import annotations
 
 import torch
@@ -40,7 +41,9 @@ def fuse(txt_logits, img_logits, txt_conf, img_conf) -> torch.Tensor:
     return txt_logits * txt_conf.detach().unsqueeze(1) + img_logits * img_conf.detach().unsqueeze(1)
 
 
-def normalized_history(history: torch.Tensor, index: torch.Tensor, hi: torch.Tensor | float | None = None) -> torch.Tensor:
+def normalized_history(
+    history: torch.Tensor, index: torch.Tensor, hi: torch.Tensor | float | None = None
+) -> torch.Tensor:
     """Min–max normalisation of the cumulative losses of ``index`` over the whole training set.
 
     ``hi`` replaces the observed maximum (the official ``max_correctness`` counter). A denominator
@@ -54,8 +57,9 @@ def normalized_history(history: torch.Tensor, index: torch.Tensor, hi: torch.Ten
     return (history[index] - lo) / span
 
 
-def rank_targets(history: torch.Tensor, index: torch.Tensor,
-                 hi: torch.Tensor | float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def rank_targets(
+    history: torch.Tensor, index: torch.Tensor, hi: torch.Tensor | float | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pair each sample with the next in the batch; returns (index2, target, margin)."""
     index2 = torch.roll(index, -1)
     h1, h2 = normalized_history(history, index, hi), normalized_history(history, index2, hi)
@@ -63,8 +67,9 @@ def rank_targets(history: torch.Tensor, index: torch.Tensor,
     return index2, target, (h1 - h2).abs()
 
 
-def rank_loss(confidence: torch.Tensor, history: torch.Tensor, index: torch.Tensor,
-              hi: torch.Tensor | float | None = None) -> torch.Tensor:
+def rank_loss(
+    confidence: torch.Tensor, history: torch.Tensor, index: torch.Tensor, hi: torch.Tensor | float | None = None
+) -> torch.Tensor:
     _, target, margin = rank_targets(history, index, hi)
     target, margin = target.to(confidence.dtype), margin.to(confidence.dtype)
     conf2 = torch.roll(confidence, -1)
@@ -98,8 +103,13 @@ class QMF(LateFusionBase):
     def forward(self, feats):
         txt_logits, img_logits = self.unimodal_logits(feats)
         txt_conf, img_conf = energy_confidence(txt_logits), energy_confidence(img_logits)
-        return {"logits": fuse(txt_logits, img_logits, txt_conf, img_conf), "txt_logits": txt_logits,
-                "img_logits": img_logits, "weight_txt": txt_conf, "weight_img": img_conf}
+        return {
+            "logits": fuse(txt_logits, img_logits, txt_conf, img_conf),
+            "txt_logits": txt_logits,
+            "img_logits": img_logits,
+            "weight_txt": txt_conf,
+            "weight_img": img_conf,
+        }
 
     def loss(self, out, labels, index):
         txt_ce = F.cross_entropy(out["txt_logits"], labels, reduction="none")
@@ -109,8 +119,9 @@ class QMF(LateFusionBase):
         self.txt_history.index_add_(0, index, txt_ce.detach().double())
         self.img_history.index_add_(0, index, img_ce.detach().double())
         hi = self.max_correctness if self.history_norm == "epoch_counter" else None
-        rank = (rank_loss(out["weight_txt"], self.txt_history, index, hi)
-                + rank_loss(out["weight_img"], self.img_history, index, hi))
+        rank = rank_loss(out["weight_txt"], self.txt_history, index, hi) + rank_loss(
+            out["weight_img"], self.img_history, index, hi
+        )
         return clf + self.rank_weight * rank
 
     def on_epoch_end(self, epoch: int) -> None:

@@ -21,6 +21,7 @@ prediction), and ``softmax(log alpha) = alpha / S`` is the Dirichlet's expected 
 NLL and ECE computed from these "logits" are those of TMC's predictive mean. Fusion weights:
 ``weight_txt = 1 - u_txt``, ``weight_img = 1 - u_img`` (the belief mass each modality commits).
 """
+
 from __future__ import annotations
 
 import torch
@@ -90,8 +91,14 @@ class TMC(LateFusionBase):
         alpha = ds_combine(txt_alpha, img_alpha)
         _, u_txt = opinion(txt_alpha)
         _, u_img = opinion(img_alpha)
-        return {"logits": alpha.clamp(min=1.0).log(), "alpha": alpha, "txt_alpha": txt_alpha,
-                "img_alpha": img_alpha, "weight_txt": 1 - u_txt, "weight_img": 1 - u_img}
+        return {
+            "logits": alpha.clamp(min=1.0).log(),
+            "alpha": alpha,
+            "txt_alpha": txt_alpha,
+            "img_alpha": img_alpha,
+            "weight_txt": 1 - u_txt,
+            "weight_img": 1 - u_img,
+        }
 
     def loss(self, out, labels, index):
         coef = self.annealing_coef()
