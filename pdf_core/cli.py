@@ -163,7 +163,7 @@ def _train_inputs(params, ds, hp, split):
     from pdf_core import paths
     from pdf_core.inputs import finetune_inputs, frozen_inputs
 
-    if hp["mode"] == "frozen":
+    if hp.mode == "frozen":
         return frozen_inputs(paths.frozen_clean(ds["name"], split))
     return finetune_inputs(paths.features_dir(ds["name"]), split, ds, paths.glove_dir(ds["name"]))
 
@@ -177,11 +177,11 @@ def _n_classes(dataset: str) -> int:
 
 def cmd_train(args) -> None:
     from pdf_core import paths
-    from pdf_core.config import model_hparams
+    from pdf_core.settings import run_settings
     from pdf_core.train import train_run
 
     params = _params(args)
-    ds, hp = _dataset(params, args.dataset), model_hparams(params, args.model, args.dataset)
+    ds, hp = _dataset(params, args.dataset), run_settings(params, args.model, args.dataset)
     metrics = train_run(
         args.model,
         hp,
@@ -200,19 +200,19 @@ def cmd_evaluate(args) -> None:
     from functools import partial
 
     from pdf_core import paths
-    from pdf_core.config import model_hparams
     from pdf_core.evaluate import evaluate_run
     from pdf_core.grid import conditions
     from pdf_core.inputs import finetune_inputs, frozen_inputs
     from pdf_core.noise import NoiseCondition
+    from pdf_core.settings import run_settings
 
     params = _params(args)
-    ds, hp = _dataset(params, args.dataset), model_hparams(params, args.model, args.dataset)
+    ds, hp = _dataset(params, args.dataset), run_settings(params, args.model, args.dataset)
     run = Path(args.run_dir or paths.run_dir(args.dataset, args.model, args.seed))
     loaders = []
     for noise_type, level, eval_seed in conditions(params["grid"]):
         cond = NoiseCondition(noise_type, level, eval_seed, params["noise"]["mode"])
-        if hp["mode"] == "finetune":
+        if hp.mode == "finetune":
             loader = partial(
                 finetune_inputs, paths.features_dir(args.dataset), "test", ds, paths.glove_dir(args.dataset), cond
             )

@@ -52,9 +52,19 @@ def _imported_modules(nodes) -> set[str]:
     return {m for name in found for m in _with_parents(name) if module_file(m) is not None}
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node, except inside ``if TYPE_CHECKING:`` blocks (imports for annotations never run)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            yield from (n for child in node.orelse for n in [child, *_runtime_nodes(child)])
+            continue
+        yield node
+        yield from _runtime_nodes(node)
+
+
 @functools.cache
 def _module_imports(path: Path) -> frozenset[str]:
-    return frozenset(_imported_modules(ast.walk(ast.parse(path.read_text(encoding="utf-8")))))
+    return frozenset(_imported_modules(_runtime_nodes(ast.parse(path.read_text(encoding="utf-8")))))
 
 
 def closure(modules: set[str], opaque: frozenset[str] = frozenset()) -> set[Path]:

@@ -19,6 +19,7 @@ from pdf_core.faults import failpoint
 from pdf_core.inputs import SplitInputs, build_run_model
 from pdf_core.io_utils import remove_stale_temps, write_json
 from pdf_core.noise import NoiseCondition
+from pdf_core.settings import RunSettings
 from pdf_core.train import predict
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def condition_metrics(pred: dict[str, np.ndarray], inputs: SplitInputs, n_classe
 
 def evaluate_run(
     checkpoint: Path,
-    hp: dict,
+    hp: RunSettings,
     ds: dict,
     features_cfg: dict,
     train_inputs: SplitInputs,
@@ -67,12 +68,12 @@ def evaluate_run(
     """
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
     model_name, n_classes = ckpt["model_name"], ckpt["n_classes"]
-    device = pick_device(hp["device"])
+    device = pick_device(hp.device)
     model = build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs)
-    if ckpt["hp"] != hp or ckpt["n_train"] != len(train_inputs):
+    if ckpt["hp"] != hp.as_dict() or ckpt["n_train"] != len(train_inputs):
         raise ValueError(
             f"{checkpoint}: checkpoint config differs from params.yaml for {model_name} "
-            f"(saved {ckpt['hp']}, now {hp}); retrain this run"
+            f"(saved {ckpt['hp']}, now {hp.as_dict()}); retrain this run"
         )
     model.load_state_dict(ckpt["model"])
     model.to(device)
@@ -80,7 +81,7 @@ def evaluate_run(
     written = []
     for cond, inputs in conditions:
         inputs = inputs() if callable(inputs) else inputs
-        result = condition_metrics(predict(model, inputs, device, precision=hp["precision"]), inputs, n_classes)
+        result = condition_metrics(predict(model, inputs, device, precision=hp.precision), inputs, n_classes)
         result.update(
             noise_type=cond.noise_type,
             noise_level=cond.level,

@@ -21,6 +21,7 @@ from pdf_core.features.store import load_split
 from pdf_core.models import build_model
 from pdf_core.models.base import FusionModel, InputDims
 from pdf_core.noise import NoiseCondition, TestNoiser
+from pdf_core.settings import RunSettings
 
 
 class SplitInputs:
@@ -109,11 +110,11 @@ class RunModel(nn.Module):
 
 
 def build_run_model(
-    model_name: str, hp: dict, ds: dict, features: dict, n_classes: int, train_inputs: SplitInputs
+    model_name: str, hp: RunSettings, ds: dict, features: dict, n_classes: int, train_inputs: SplitInputs
 ) -> RunModel:
     """The whole trainable model of one run; input sizes are read off the training inputs."""
     n_train, a = len(train_inputs), train_inputs.arrays
-    if hp["mode"] == "frozen":
+    if hp.mode == "frozen":
         dims = InputDims(
             txt=a["txt"].shape[1], img_regions=a["img"].shape[1], img=a["img"].shape[2], bow=a["bow"].shape[1]
         )

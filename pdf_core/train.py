@@ -27,6 +27,7 @@ from pdf_core.faults import failpoint
 from pdf_core.inputs import RunModel, SplitInputs, build_run_model
 from pdf_core.io_utils import atomic_path, remove_stale_temps, write_json, write_text
 from pdf_core.seeding import rng_state, seed_everything, set_rng_state
+from pdf_core.settings import RunSettings
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +79,17 @@ def predict(
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
-def _make_optimizer(model: RunModel, hp: dict, total_steps: int, device: torch.device):
+def _make_optimizer(model: RunModel, hp: RunSettings, total_steps: int, device: torch.device):
     params = [p for p in model.parameters() if p.requires_grad]
     fused = device.type == "cuda"  # one kernel per step instead of one per parameter
-    if hp["optimizer"] == "adamw":
-        opt = torch.optim.AdamW(params, lr=hp["lr"], weight_decay=hp["weight_decay"], fused=fused)
-        warmup_steps = max(1, int(hp["warmup"] * total_steps))
+    if hp.optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay, fused=fused)
+        warmup_steps = max(1, int(hp.warmup * total_steps))
         warm = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup_steps))
     else:
-        opt = torch.optim.Adam(params, lr=hp["lr"], weight_decay=hp["weight_decay"], fused=fused)
+        opt = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay, fused=fused)
         warmup_steps, warm = 0, None
-    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        opt, mode="max", patience=hp["lr_patience"], factor=hp["lr_factor"]
-    )
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", patience=hp.lr_patience, factor=hp.lr_factor)
     return opt, warm, warmup_steps, plateau
 
 
@@ -100,7 +99,7 @@ class _Run:
     def __init__(
         self,
         model_name: str,
-        hp: dict,
+        hp: RunSettings,
         ds: dict,
         features_cfg: dict,
         n_classes: int,
@@ -110,17 +109,17 @@ class _Run:
     ):
         self.model_name, self.hp, self.seed, self.n_classes = model_name, hp, seed, n_classes
         self.train_inputs, self.n_train = train_inputs, len(train_inputs)
-        self.device = pick_device(hp["device"])
+        self.device = pick_device(hp.device)
         seed_everything(seed)
         self.model = build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs).to(self.device)
         # the compiled wrapper shares parameters with `model`, which stays the object we checkpoint
-        self.forward = torch.compile(self.model) if hp["compile"] else self.model
-        steps_per_epoch = math.ceil(math.ceil(self.n_train / hp["micro_batch"]) / hp["grad_accum"])
+        self.forward = torch.compile(self.model) if hp.compile else self.model
+        steps_per_epoch = math.ceil(math.ceil(self.n_train / hp.micro_batch) / hp.grad_accum)
         self.opt, self.warm, self.warmup_steps, self.plateau = _make_optimizer(
-            self.model, hp, steps_per_epoch * hp["max_epochs"], self.device
+            self.model, hp, steps_per_epoch * hp.max_epochs, self.device
         )
         self.fingerprint = fingerprint(
-            {"model": model_name, "hp": hp, "seed": seed, "n_train": self.n_train, "n_classes": n_classes}
+            {"model": model_name, "hp": hp.as_dict(), "seed": seed, "n_train": self.n_train, "n_classes": n_classes}
         )
         self.state = {"epoch": 0, "step": 0, "best_acc": -1.0, "best_epoch": 0, "bad_epochs": 0, "stopped": False}
         self.log_lines: list[str] = []
@@ -150,7 +149,7 @@ class _Run:
         model.train()
         # a fresh generator per (seed, epoch): the order is reproducible and needs no saved state
         order = np.random.default_rng([self.seed, epoch]).permutation(self.n_train)
-        micro, accum = hp["micro_batch"], hp["grad_accum"]
+        micro, accum = hp.micro_batch, hp.grad_accum
         micro_batches = [order[i : i + micro] for i in range(0, self.n_train, micro)]
         total_loss = 0.0
         self.opt.zero_grad(set_to_none=True)
@@ -165,7 +164,7 @@ class _Run:
         ):
             failpoint("micro_batch")  # test hook (pdf_core.faults): kill mid-epoch
             batch = self.train_inputs.batch(idx, self.device)
-            with autocast(self.device, hp["precision"]):
+            with autocast(self.device, hp.precision):
                 out = self.forward(batch)
                 loss = model.fusion.loss(out, batch["labels"], batch["index"])
             if not torch.isfinite(loss):
@@ -199,7 +198,7 @@ class _Run:
                     "fingerprint": self.fingerprint,
                     "model": self.model.state_dict(),
                     "model_name": self.model_name,
-                    "hp": self.hp,
+                    "hp": self.hp.as_dict(),
                     "n_classes": self.n_classes,
                     "n_train": self.n_train,
                     "epoch": epoch,
@@ -219,7 +218,7 @@ class _Run:
             )
         )
         log.info("epoch %d: train loss %.4f, dev acc %.4f%s", epoch, train_loss, dev_acc, " (best)" if improved else "")
-        patience = self.hp["patience"]
+        patience = self.hp.patience
         state["stopped"] = patience is not None and state["bad_epochs"] >= patience
         save_checkpoint(
             self.last_path,
@@ -238,7 +237,7 @@ class _Run:
 
 def train_run(
     model_name: str,
-    hp: dict,
+    hp: RunSettings,
     ds: dict,
     features_cfg: dict,
     n_classes: int,
@@ -253,10 +252,10 @@ def train_run(
     run = _Run(model_name, hp, ds, features_cfg, n_classes, seed, train_inputs, run_dir)
     remove_stale_temps(run_dir, ("last.pt", "model.pt", "train_log.jsonl", "dev_metrics.json"))
     run.resume()
-    while run.state["epoch"] < hp["max_epochs"] and not run.state["stopped"]:
+    while run.state["epoch"] < hp.max_epochs and not run.state["stopped"]:
         epoch, t0 = run.state["epoch"] + 1, time.time()
         train_loss = run.train_epoch(epoch)
-        dev = predict(run.model, dev_inputs, run.device, precision=hp["precision"])
+        dev = predict(run.model, dev_inputs, run.device, precision=hp.precision)
         dev_acc = float((dev["logits"].argmax(1) == dev_inputs.labels).mean())
         run.end_epoch(epoch, train_loss, dev_acc, time.time() - t0)
         failpoint("epoch_end")  # test hook: kill right after the epoch's checkpoint

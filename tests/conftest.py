@@ -35,6 +35,16 @@ def mvsa_slice() -> Path:
     return path
 
 
+def settings(model: str, **overrides):
+    """A model's typed settings: params.yaml's `train` block, the model's defaults, then ``overrides``."""
+    import yaml
+
+    from pdf_core.settings import make_settings
+
+    train = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8"))["train"]
+    return make_settings(model, {**train, **overrides})
+
+
 def snakemake_exe() -> str:
     exe = VENV_BIN / "snakemake"
     return str(exe) if exe.exists() else shutil.which("snakemake")

@@ -1,11 +1,12 @@
 """The end-to-end (finetune) path on CPU: trainable MiniLM + EfficientNet-Lite0 on the uint8 store."""
 
+import dataclasses
 import json
 
 import pytest
 import yaml
 
-from pdf_core.config import dataset_config, model_hparams
+from pdf_core.config import dataset_config
 from pdf_core.data.glove import extract_glove
 from pdf_core.data.splits import SPLITS, build_splits
 from pdf_core.data.synthetic import generate
@@ -13,6 +14,7 @@ from pdf_core.evaluate import evaluate_run
 from pdf_core.features.store import build_features
 from pdf_core.inputs import finetune_inputs
 from pdf_core.noise import NoiseCondition
+from pdf_core.settings import run_settings
 from pdf_core.train import train_run
 from tests.conftest import PROJECT_ROOT
 
@@ -25,8 +27,8 @@ def test_finetune_trains_and_evaluates_under_noise(tmp_path, model):
     params["train"].update(mode="finetune", max_epochs=1, micro_batch=8, grad_accum=1)
     params["features"].update(image_size=64, crop_size=56)
     ds = dataset_config(params, "synthetic")
-    hp = model_hparams(params, model, "synthetic")
-    hp.update(mode="finetune", max_epochs=1, micro_batch=8, grad_accum=1)
+    hp = run_settings(params, model, "synthetic")
+    hp = dataclasses.replace(hp, mode="finetune", max_epochs=1, micro_batch=8, grad_accum=1)
     raw, splits, glove, feats = (tmp_path / d for d in ("raw", "splits", "glove", "feats"))
     generate(raw, seed=0, n_samples=24, n_classes=3, image_size=64)
     build_splits("synthetic", raw, splits, {"seed": 0})

@@ -7,11 +7,24 @@ from torch import nn
 from pdf_core.inputs import RunModel
 from pdf_core.models import build_model, model_names
 from pdf_core.models.base import InputDims
+from tests.conftest import settings
 
 DIMS = InputDims(txt=8, img_regions=3, img=5, bow=4)
 N_CLASSES, B = 3, 4
 TINY_BERT = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, vocab_size=100)
-HP = {"dropout": 0.1, "hidden": [6], "bert_config": TINY_BERT}
+
+
+def hp(model, **overrides):
+    """Small settings for every model: MMBT gets a random tiny BERT, concatbert one hidden layer."""
+    return settings(
+        model,
+        dropout=0.1,
+        text_encoder_source=TINY_BERT,
+        **({"hidden": [6]} if model == "concatbert" else {}),
+        **overrides,
+    )
+
+
 FUSION = {"latefusion", "tmc", "qmf", "pdf"}
 
 
@@ -46,7 +59,7 @@ def test_registry_matches_the_schema():
 @pytest.mark.parametrize("name", model_names())
 def test_forward_shapes_and_backward(name):
     torch.manual_seed(0)
-    model = build_model(name, DIMS, N_CLASSES, HP, n_train=10)
+    model = build_model(name, DIMS, N_CLASSES, hp(name), n_train=10)
     model.train()
     out = model(random_feats())
     assert out["logits"].shape == (B, N_CLASSES)
@@ -64,16 +77,16 @@ def test_forward_shapes_and_backward(name):
 
 
 def test_concatbert_mlp_layout():
-    model = build_model("concatbert", DIMS, N_CLASSES, {"dropout": 0.2, "hidden": [6, 5]}, 10)
+    model = build_model("concatbert", DIMS, N_CLASSES, settings("concatbert", dropout=0.2, hidden=[6, 5]), 10)
     kinds = [type(m).__name__ for m in model.clf]
     assert kinds == ["Linear", "BatchNorm1d", "ReLU", "Dropout"] * 2 + ["Linear"]
     assert model.clf[0].in_features == 8 + 15
-    plain = build_model("concatbert", DIMS, N_CLASSES, {"dropout": 0.2}, 10)
+    plain = build_model("concatbert", DIMS, N_CLASSES, settings("concatbert", dropout=0.2), 10)
     assert [type(m).__name__ for m in plain.clf] == ["Linear"]
 
 
 def test_mmbt_sequence_layout():
-    model = build_model("mmbt", DIMS, N_CLASSES, HP, 10)
+    model = build_model("mmbt", DIMS, N_CLASSES, hp("mmbt"), 10)
     feats = random_feats()
     embeds, mask, types, positions = model.embed(feats["input_ids"], feats["attention_mask"], feats["img"])
     # 3 regions + [CLS] + [SEP] = 5 image tokens; text trimmed to its longest row (6 tokens)
@@ -89,7 +102,7 @@ def test_mmbt_sequence_layout():
 
 def test_mmbt_extra_padding_does_not_change_the_output():
     torch.manual_seed(0)
-    model = build_model("mmbt", DIMS, N_CLASSES, HP, 10).eval()
+    model = build_model("mmbt", DIMS, N_CLASSES, hp("mmbt"), 10).eval()
     feats = random_feats()
     padded = dict(
         feats,
@@ -102,7 +115,7 @@ def test_mmbt_extra_padding_does_not_change_the_output():
 
 def test_mmbt_freezing_schedule():
     torch.manual_seed(0)
-    model = build_model("mmbt", DIMS, N_CLASSES, dict(HP, freeze_txt=2, freeze_img=1), 10)
+    model = build_model("mmbt", DIMS, N_CLASSES, hp("mmbt", freeze_txt=2, freeze_img=1), 10)
     params = list(model.parameters())
     assert all(p.requires_grad for p in params)  # the optimizer, built next, sees every parameter
     labels = torch.tensor([0, 1, 2, 1])
@@ -127,12 +140,12 @@ def test_mmbt_freezing_schedule():
 
 def test_mmbt_needs_a_bert_source():
     with pytest.raises(ValueError, match="text_encoder_source"):
-        build_model("mmbt", DIMS, N_CLASSES, {"dropout": 0.1}, 10)
+        build_model("mmbt", DIMS, N_CLASSES, settings("mmbt", dropout=0.1), 10)
 
 
 def test_mmbt_in_a_frozen_mode_run_model_reads_tokens_from_the_batch():
     torch.manual_seed(0)
-    run = RunModel(build_model("mmbt", DIMS, N_CLASSES, HP, 10))
+    run = RunModel(build_model("mmbt", DIMS, N_CLASSES, hp("mmbt"), 10))
     feats = random_feats()
     # the dtypes SplitInputs gives: float32 regions, int32 ids, int8 mask
     batch = {
@@ -149,7 +162,5 @@ def test_mmbt_constructor_option_takes_a_bert_config():
 
     from pdf_core.models.mmbt import MMBT
 
-    model = MMBT(
-        DIMS, N_CLASSES, {"dropout": 0.1, "freeze_txt": 0, "freeze_img": 0}, 10, bert_config=BertConfig(**TINY_BERT)
-    )
+    model = MMBT(DIMS, N_CLASSES, settings("mmbt", dropout=0.1), 10, bert_config=BertConfig(**TINY_BERT))
     assert model.bert.config.hidden_size == 16 and isinstance(model.clf, nn.Linear)

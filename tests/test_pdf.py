@@ -15,6 +15,7 @@ from pdf_core.models.pdf import (
     relative_calibration,
     true_class_prob,
 )
+from tests.conftest import settings
 
 LN3, LN7 = math.log(3), math.log(7)
 DIMS = InputDims(txt=8, img_regions=3, img=5, bow=4)
@@ -75,7 +76,7 @@ def test_true_class_probability_and_loss_by_hand():
     labels = torch.tensor([0])
     txt_logits, img_logits = torch.tensor([[LN3, 0.0]]), torch.zeros(1, 2)
     assert true_class_prob(txt_logits, labels).item() == pytest.approx(0.75)
-    model = build_model("pdf", DIMS, 2, {"dropout": 0.0}, n_train=1)
+    model = build_model("pdf", DIMS, 2, settings("pdf", dropout=0.0), n_train=1)
     out = {
         "logits": torch.zeros(1, 2),
         "txt_logits": txt_logits,
@@ -88,7 +89,7 @@ def test_true_class_probability_and_loss_by_hand():
 
 def _fixed_model(n_classes=2):
     """A PDF model whose confidence nets output the constants CONF_TXT / CONF_IMG row by row."""
-    model = build_model("pdf", DIMS, n_classes, {"dropout": 0.0}, n_train=2)
+    model = build_model("pdf", DIMS, n_classes, settings("pdf", dropout=0.0), n_train=2)
 
     class Rows(nn.Module):
         def __init__(self, values):
@@ -129,7 +130,7 @@ def test_forward_calibrates_only_in_eval():
 
 def test_gradients_are_separated():
     torch.manual_seed(0)
-    model = build_model("pdf", DIMS, 3, {"dropout": 0.0}, n_train=4)
+    model = build_model("pdf", DIMS, 3, settings("pdf", dropout=0.0), n_train=4)
     feats = {"txt": torch.randn(4, 8, requires_grad=True), "img": torch.randn(4, 3, 5)}
     out = model(feats)
     labels = torch.tensor([0, 1, 2, 0])
@@ -146,10 +147,10 @@ def test_gradients_are_separated():
 
 
 def test_default_confidence_net_is_the_official_shape():
-    model = build_model("pdf", DIMS, 3, {"dropout": 0.0}, n_train=4)
+    model = build_model("pdf", DIMS, 3, settings("pdf", dropout=0.0), n_train=4)
     linears = [m for m in model.img_conf if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(15, 30), (30, 15), (15, 1)]
     assert not any(isinstance(m, nn.ReLU) for m in model.img_conf)
     assert isinstance(model.img_conf[-1], nn.Sigmoid)
-    relu = build_model("pdf", DIMS, 3, {"dropout": 0.0, "confnet_hidden": [4], "confnet_activation": "relu"}, 4)
+    relu = build_model("pdf", DIMS, 3, settings("pdf", dropout=0.0, confnet_hidden=[4], confnet_activation="relu"), 4)
     assert [type(m).__name__ for m in relu.txt_conf] == ["Linear", "ReLU", "Linear", "Sigmoid"]

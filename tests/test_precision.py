@@ -1,11 +1,14 @@
 """The fast path (bf16 autocast) against fp32: mean dev accuracies within one std over 3 seeds (CPU)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import yaml
 
-from pdf_core.config import dataset_config, model_hparams
+from pdf_core.config import dataset_config
 from pdf_core.inputs import frozen_inputs
+from pdf_core.settings import run_settings
 from pdf_core.train import train_run
 from tests.test_resume import _make_caches
 
@@ -21,7 +24,7 @@ def test_bf16_matches_fp32_within_one_std(tmp_path, model):
     dev = frozen_inputs(tmp_path / "data/features/toy/frozen/dev.npz")
     accs = {}
     for precision in ("fp32", "bf16"):
-        hp = dict(model_hparams(params, model, "toy"), precision=precision, max_epochs=6)
+        hp = dataclasses.replace(run_settings(params, model, "toy"), precision=precision, max_epochs=6)
         accs[precision] = [
             train_run(model, hp, ds, params["features"], 4, seed, train, dev, tmp_path / f"runs/{precision}/{seed}")[
                 "best_dev_acc"

@@ -8,6 +8,7 @@ import torch
 from pdf_core.models import build_model
 from pdf_core.models.base import InputDims
 from pdf_core.models.qmf import energy_confidence, fuse, normalized_history, rank_loss, rank_targets
+from tests.conftest import settings
 
 LN2, LN3 = math.log(2), math.log(3)
 DIMS = InputDims(txt=8, img_regions=3, img=5, bow=4)
@@ -45,7 +46,7 @@ def _out(txt_logits, img_logits):
 
 
 def test_history_index_add_over_two_steps_and_normalisation():
-    model = build_model("qmf", DIMS, 2, {"dropout": 0.0}, n_train=4)
+    model = build_model("qmf", DIMS, 2, settings("qmf", dropout=0.0), n_train=4)
     # per-sample CE with labels [0, 1]:
     #   text  logits [0, 0] for both          -> ln 2, ln 2
     #   image logits [ln 3, 0] (label 0)      -> -ln(3/4) = 0.287682;  [0, 0] (label 1) -> ln 2
@@ -88,7 +89,7 @@ def test_rank_loss_value_by_hand():
 
 def test_epoch_counter_normalisation_switch():
     # official max_correctness: starts at 1, +1 at the end of each epoch after the first
-    model = build_model("qmf", DIMS, 2, {"dropout": 0.0, "history_norm": "epoch_counter"}, n_train=4)
+    model = build_model("qmf", DIMS, 2, settings("qmf", dropout=0.0, history_norm="epoch_counter"), n_train=4)
     counts = []
     for epoch in (1, 2, 3):
         model.on_epoch_end(epoch)
@@ -105,7 +106,7 @@ def test_epoch_counter_normalisation_switch():
 
 
 def test_default_qmf_state_has_no_counter_and_bad_switch_is_refused():
-    model = build_model("qmf", DIMS, 2, {"dropout": 0.0}, n_train=4)
+    model = build_model("qmf", DIMS, 2, settings("qmf", dropout=0.0), n_train=4)
     assert "max_correctness" not in model.state_dict()
     with pytest.raises(ValueError, match="history_norm"):
-        build_model("qmf", DIMS, 2, {"dropout": 0.0, "history_norm": "max"}, n_train=4)
+        build_model("qmf", DIMS, 2, settings("qmf", dropout=0.0, history_norm="max"), n_train=4)

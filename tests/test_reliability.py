@@ -245,13 +245,14 @@ def test_non_finite_loss_stops_with_step_rows_and_last_checkpoint(tmp_path):
 
 
 def test_checkpoint_with_other_hyperparameters_is_refused(toy, tmp_path):
-    from pdf_core.config import dataset_config, load_params, model_hparams
+    from pdf_core.config import dataset_config, load_params
     from pdf_core.evaluate import evaluate_run
     from pdf_core.inputs import frozen_inputs
+    from pdf_core.settings import run_settings
 
     params = load_params(toy / "params.yaml")
     params["models"]["qmf"]["lr"] = 0.5
-    hp, ds = model_hparams(params, "qmf", "toy"), dataset_config(params, "toy")
+    hp, ds = run_settings(params, "qmf", "toy"), dataset_config(params, "toy")
     ckpt = toy / "runs/clean/model.pt"
     train_inputs = frozen_inputs(toy / "data/features/toy/frozen/train.npz")
     with pytest.raises(ValueError) as err:

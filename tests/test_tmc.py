@@ -8,6 +8,7 @@ import torch
 from pdf_core.models import build_model
 from pdf_core.models.base import InputDims
 from pdf_core.models.tmc import ds_combine, evidential_loss, kl_to_uniform, opinion
+from tests.conftest import settings
 
 DIMS = InputDims(txt=8, img_regions=3, img=5, bow=4)
 
@@ -62,7 +63,7 @@ def test_evidential_loss_by_hand():
 
 
 def test_annealing_follows_finished_epochs():
-    model = build_model("tmc", DIMS, 3, {"dropout": 0.0, "annealing_epochs": 10}, n_train=5)
+    model = build_model("tmc", DIMS, 3, settings("tmc", dropout=0.0, annealing_epochs=10), n_train=5)
     assert model.annealing_coef() == 0.0  # first epoch: official i_epoch = 0
     model.on_epoch_end(5)
     assert model.annealing_coef() == 0.5
@@ -73,7 +74,7 @@ def test_annealing_follows_finished_epochs():
 
 def test_tmc_forward_weights_and_loss():
     torch.manual_seed(0)
-    model = build_model("tmc", DIMS, 3, {"dropout": 0.0}, n_train=5)
+    model = build_model("tmc", DIMS, 3, settings("tmc", dropout=0.0), n_train=5)
     feats = {"txt": torch.randn(5, 8), "img": torch.randn(5, 3, 5)}
     out = model(feats)
     _, u_txt = opinion(out["txt_alpha"])

@@ -53,7 +53,6 @@ def model_class(name: str):
     return importlib.import_module(f"{__name__}.{name}").MODEL
 
 
-def build_model(name: str, dims, n_classes: int, hp: dict, n_train: int):
-    """An instance of model ``name``; ``hp`` is missing nothing: model defaults fill its own keys."""
-    hp = {**{key: prop["default"] for key, prop in model_settings(name).items()}, **hp}
+def build_model(name: str, dims, n_classes: int, hp, n_train: int):
+    """An instance of model ``name``; ``hp`` is its :class:`pdf_core.settings.RunSettings`."""
     return model_class(name)(dims, n_classes, hp, n_train)

@@ -9,10 +9,14 @@ caches or by trainable encoders (:mod:`pdf_core.models.encoders`). It returns a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+if TYPE_CHECKING:
+    from pdf_core.settings import RunSettings
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class FusionModel(nn.Module):
 
     inputs: tuple[str, ...] = ("txt", "img")
 
-    def __init__(self, dims: InputDims, n_classes: int, hp: dict, n_train: int):
+    def __init__(self, dims: InputDims, n_classes: int, hp: RunSettings, n_train: int):
         super().__init__()
         self.dims, self.n_classes, self.hp, self.n_train = dims, n_classes, hp, n_train
 
@@ -62,10 +66,10 @@ class LateFusionBase(FusionModel):
 
     inputs = ("txt", "img")
 
-    def __init__(self, dims: InputDims, n_classes: int, hp: dict, n_train: int):
+    def __init__(self, dims: InputDims, n_classes: int, hp: RunSettings, n_train: int):
         super().__init__(dims, n_classes, hp, n_train)
-        self.txt_head = text_head(dims, n_classes, hp["dropout"])
-        self.img_head = image_head(dims, n_classes, hp["dropout"])
+        self.txt_head = text_head(dims, n_classes, hp.dropout)
+        self.img_head = image_head(dims, n_classes, hp.dropout)
 
     def unimodal_logits(self, feats: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         return self.txt_head(feats["txt"]), self.img_head(feats["img"])

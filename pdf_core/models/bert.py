@@ -18,7 +18,7 @@ class Bert(FusionModel):
 
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        self.clf = text_head(dims, n_classes, hp["dropout"])
+        self.clf = text_head(dims, n_classes, hp.dropout)
 
     def forward(self, feats):
         return {"logits": self.clf(feats["txt"])}

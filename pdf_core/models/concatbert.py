@@ -41,9 +41,7 @@ class ConcatBert(FusionModel):
 
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        self.clf = mlp(
-            dims.txt + dims.img_flat, list(hp["hidden"] or []), n_classes, hp["dropout"], bool(hp["include_bn"])
-        )
+        self.clf = mlp(dims.txt + dims.img_flat, list(hp.hidden or []), n_classes, hp.dropout, bool(hp.include_bn))
 
     def forward(self, feats):
         return {"logits": self.clf(torch.cat([feats["txt"], feats["img"].flatten(1)], dim=1))}

@@ -13,7 +13,7 @@ class Img(FusionModel):
 
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        self.clf = image_head(dims, n_classes, hp["dropout"])
+        self.clf = image_head(dims, n_classes, hp.dropout)
 
     def forward(self, feats):
         return {"logits": self.clf(feats["img"])}

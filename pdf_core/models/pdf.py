@@ -97,13 +97,13 @@ SETTINGS = {
 class PDF(LateFusionBase):
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        activation = hp["confnet_activation"]
-        hidden = hp["confnet_hidden"]
+        activation = hp.confnet_activation
+        hidden = hp.confnet_hidden
         txt_hidden = list(hidden) if hidden is not None else [2 * dims.txt, dims.txt]
         img_hidden = list(hidden) if hidden is not None else [2 * dims.img_flat, dims.img_flat]
         self.txt_conf = confidence_net(dims.txt, txt_hidden, activation)
         self.img_conf = confidence_net(dims.img_flat, img_hidden, activation)
-        self.calibrate = bool(hp["calibrate"])
+        self.calibrate = bool(hp.calibrate)
 
     def forward(self, feats):
         txt_f, img_f = feats["txt"], feats["img"].flatten(1)

@@ -89,8 +89,8 @@ SETTINGS = {
 class QMF(LateFusionBase):
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        self.rank_weight = hp["rank_weight"]
-        self.history_norm = hp["history_norm"]
+        self.rank_weight = hp.rank_weight
+        self.history_norm = hp.history_norm
         if self.history_norm not in ("observed", "epoch_counter"):
             raise ValueError(f"qmf history_norm must be 'observed' or 'epoch_counter', not {self.history_norm!r}")
         # Cumulative per-sample CE loss of each modality over all epochs; a buffer so checkpoints carry it.

@@ -76,7 +76,7 @@ SETTINGS = {
 class TMC(LateFusionBase):
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        self.annealing_epochs = hp["annealing_epochs"]
+        self.annealing_epochs = hp.annealing_epochs
         # finished epochs; a buffer so a resumed run anneals from where it was
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
 

