@@ -96,31 +96,18 @@ def _make_optimizer(model: RunModel, hp: RunSettings, total_steps: int, device: 
 class _Run:
     """The moving parts of one training run: model, optimizer and schedulers, their state, the log."""
 
-    def __init__(
-        self,
-        model_name: str,
-        hp: RunSettings,
-        ds: dict,
-        features_cfg: dict,
-        n_classes: int,
-        seed: int,
-        train_inputs: SplitInputs,
-        run_dir: Path,
-    ):
-        self.model_name, self.hp, self.seed, self.n_classes = model_name, hp, seed, n_classes
-        self.train_inputs, self.n_train = train_inputs, len(train_inputs)
-        self.device = pick_device(hp.device)
-        seed_everything(seed)
-        self.model = build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs).to(self.device)
+    def __init__(self, model: RunModel, device: torch.device, identity: dict, train_inputs: SplitInputs, run_dir: Path):
+        """``identity``: the model name, settings, seed and class count that make this run this run."""
+        self.model, self.device, self.train_inputs, self.n_train = model, device, train_inputs, len(train_inputs)
+        self.model_name, self.seed, self.n_classes = identity["model"], identity["seed"], identity["n_classes"]
+        self.hp = hp = identity["hp"]
         # the compiled wrapper shares parameters with `model`, which stays the object we checkpoint
         self.forward = torch.compile(self.model) if hp.compile else self.model
         steps_per_epoch = math.ceil(math.ceil(self.n_train / hp.micro_batch) / hp.grad_accum)
         self.opt, self.warm, self.warmup_steps, self.plateau = _make_optimizer(
             self.model, hp, steps_per_epoch * hp.max_epochs, self.device
         )
-        self.fingerprint = fingerprint(
-            {"model": model_name, "hp": hp.as_dict(), "seed": seed, "n_train": self.n_train, "n_classes": n_classes}
-        )
+        self.fingerprint = fingerprint(dict(identity, hp=hp.as_dict(), n_train=self.n_train))
         self.state = {"epoch": 0, "step": 0, "best_acc": -1.0, "best_epoch": 0, "bad_epochs": 0, "stopped": False}
         self.log_lines: list[str] = []
         self.last_path, self.best_path = run_dir / "last.pt", run_dir / "model.pt"
@@ -249,7 +236,11 @@ def train_run(
     """Train until max epochs or early stop; write ``model.pt``, ``train_log.jsonl``, ``dev_metrics.json``."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    run = _Run(model_name, hp, ds, features_cfg, n_classes, seed, train_inputs, run_dir)
+    device = pick_device(hp.device)
+    seed_everything(seed)  # before the model is built: its initial weights come from this seed
+    model = build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs).to(device)
+    identity = {"model": model_name, "hp": hp, "seed": seed, "n_classes": n_classes}
+    run = _Run(model, device, identity, train_inputs, run_dir)
     remove_stale_temps(run_dir, ("last.pt", "model.pt", "train_log.jsonl", "dev_metrics.json"))
     run.resume()
     while run.state["epoch"] < hp.max_epochs and not run.state["stopped"]:

@@ -6,7 +6,8 @@ it needs root, installs Debian's SLURM + munge when missing and starts daemons. 
 1. tests/slurm/setup_cluster.sh starts munged, slurmctld and slurmd: one node with two fake GPUs
    (/dev/null copies), no slurmdbd, MinJobAge 3600, partitions named unlike the profile's, and a
    declared size that fits the profile's largest request.
-2. `snakemake --profile profiles/slurm` runs the tiny grid of tests/test_pipeline.py; only the
+2. `snakemake --profile profiles/slurm --configfile override.yaml` runs the tiny grid of
+   tests/test_pipeline.py with one learning rate overridden; only the
    partition names are overridden (the profile's other resources are passed on unchanged), and
    the status checks start after 10 s instead of 40 s. squeue is polled during the run.
 3. Every Snakemake job must have gone through sbatch: one `sbatch call` per job in Snakemake's
@@ -138,12 +139,17 @@ def cluster(request):
         shutil.rmtree(state, ignore_errors=True)
 
 
+# Passed as --configfile to both runs: SLURM jobs must run what the submitting Snakemake resolved.
+OVERRIDE = {"models": {"latefusion": {"lr": 0.0123}}}
+
+
 def _workdir(root: Path) -> Path:
     root.mkdir()
     shutil.copy(PROJECT_ROOT / "Snakefile", root / "Snakefile")
     shutil.copytree(PROJECT_ROOT / "workflow", root / "workflow")
     shutil.copytree(PROJECT_ROOT / "pdf_core", root / "pdf_core", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "params.yaml").write_text(yaml.safe_dump(_tiny_params(), sort_keys=False))
+    (root / "override.yaml").write_text(yaml.safe_dump(OVERRIDE))
     return root
 
 
@@ -167,6 +173,8 @@ def _run_on_slurm(workdir: Path, env: dict, profile: dict):
         "10",
         "--seconds-between-status-checks",
         "10",
+        "--configfile",
+        "override.yaml",
     ]
     t0 = time.monotonic()
     snapshots = []
@@ -202,7 +210,12 @@ def test_pipeline_on_slurm(cluster, tmp_path, cli_env):
     slurm_dir, local_dir = _workdir(tmp_path / "slurm"), _workdir(tmp_path / "local")
 
     dry = subprocess.run(
-        [snakemake_exe(), "--cores", "2", "-n"], cwd=local_dir, env=cli_env, capture_output=True, text=True, timeout=300
+        [snakemake_exe(), "--cores", "2", "-n", "--configfile", "override.yaml"],
+        cwd=local_dir,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     expected = {rule: n for rule, n in _job_counts(dry.stdout + dry.stderr).items() if rule != "all"}
     assert expected and GPU_RULES <= set(expected), dry.stdout[-2000:]
@@ -210,7 +223,11 @@ def test_pipeline_on_slurm(cluster, tmp_path, cli_env):
     # The local reference run goes alongside (the pipeline is deterministic on CPU).
     with open(tmp_path / "local.log", "w") as local_log:
         local = subprocess.Popen(
-            [snakemake_exe(), "--cores", "2"], cwd=local_dir, env=cli_env, stdout=local_log, stderr=subprocess.STDOUT
+            [snakemake_exe(), "--cores", "2", "--configfile", "override.yaml"],
+            cwd=local_dir,
+            env=cli_env,
+            stdout=local_log,
+            stderr=subprocess.STDOUT,
         )
     try:
         slurm_seconds, snapshots, out = _run_on_slurm(slurm_dir, env, profile)
@@ -269,3 +286,7 @@ def test_pipeline_on_slurm(cluster, tmp_path, cli_env):
     for name in ("metrics.json", "summary.csv"):
         assert (slurm_dir / "results" / name).read_text() == (local_dir / "results" / name).read_text(), name
     assert json.loads((slurm_dir / "results" / "metrics.json").read_text())
+    # the SLURM jobs trained with the --configfile's learning rate, not params.yaml's
+    train_log = slurm_dir / "runs/synthetic/latefusion/seed1/train_log.jsonl"
+    first_epoch = json.loads(train_log.read_text().splitlines()[0])
+    assert first_epoch["lr"] == pytest.approx(OVERRIDE["models"]["latefusion"]["lr"])

@@ -411,17 +411,8 @@ def download_dataset(
 
     # (c) download, verify, extract
     try:
-        path, digest = _fetch(
-            url,
-            sha256,
-            raw_dir,
-            filename,
-            name,
-            progressbar=progressbar,
-            retries=retries,
-            backoff=backoff,
-            timeout=timeout,
-        )
+        transfer = dict(progressbar=progressbar, retries=retries, backoff=backoff, timeout=timeout)
+        path, digest = _fetch(url, sha256, raw_dir, filename, name, **transfer)
     except ChecksumError:
         raise
     except DownloadError as exc:
@@ -468,17 +459,8 @@ def download_file(
             f"Get it by hand{': ' + instructions if instructions else ''} and put it at {dest.resolve()}."
         )
     try:
-        path, digest = _fetch(
-            url,
-            sha256,
-            dest.parent,
-            dest.name,
-            label,
-            progressbar=progressbar,
-            retries=retries,
-            backoff=backoff,
-            timeout=timeout,
-        )
+        transfer = dict(progressbar=progressbar, retries=retries, backoff=backoff, timeout=timeout)
+        path, digest = _fetch(url, sha256, dest.parent, dest.name, label, **transfer)
     except ChecksumError:
         raise
     except DownloadError as exc:
