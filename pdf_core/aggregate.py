@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pdf_core import paths
+from pdf_core import figures, paper_tables, paths, significance
 from pdf_core.io_utils import atomic_path, read_json, write_json, write_text
 
 log = logging.getLogger(__name__)
@@ -58,12 +58,17 @@ def summarize(evals: pd.DataFrame) -> pd.DataFrame:
 TITLE = "Accuracy under test-time noise (mean ± std over train seeds, %)"
 
 
-def accuracy_tables(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Per dataset: rows = models, columns = noise type x level, cells = 'mean ± std' accuracy in %."""
+def accuracy_tables(summary: pd.DataFrame, marked: set[tuple] = frozenset()) -> dict[str, pd.DataFrame]:
+    """Per dataset: rows = models, columns = noise type x level, cells = 'mean ± std' accuracy in %,
+    with a † on the ``marked`` (dataset, model, noise type, level) cells."""
     tables = {}
     for dataset, part in summary.groupby("dataset"):
+        marks = [(dataset, r.model, r.noise_type, r.noise_level) in marked for r in part.itertuples()]
         cells = part.assign(
-            cell=[f"{100 * m:.2f} ± {100 * s:.2f}" for m, s in zip(part.acc_mean, part.acc_std, strict=True)],
+            cell=[
+                f"{100 * m:.2f} ± {100 * s:.2f}{' †' if hit else ''}"
+                for m, s, hit in zip(part.acc_mean, part.acc_std, marks, strict=True)
+            ],
             column=[f"{t} ε={lvl:g}" for t, lvl in zip(part.noise_type, part.noise_level, strict=True)],
         )
         order = [f"{t} ε={lvl:g}" for t, lvl in sorted(set(zip(part.noise_type, part.noise_level, strict=True)))]
@@ -77,9 +82,20 @@ def _seeds_line(summary: pd.DataFrame) -> str:
     return f"Train seeds per cell: {', '.join(map(str, sorted(summary['n_runs'].unique())))}."
 
 
-def markdown_table(summary: pd.DataFrame) -> str:
+def significant_cells(pairs: pd.DataFrame) -> set[tuple]:
+    """(dataset, model, noise type, level) of every method significantly different from its reference."""
+    if pairs.empty:
+        return set()
+    hits = pairs[pairs.significant]
+    return set(zip(hits.dataset, hits.model, hits.noise_type, hits.noise_level, strict=True))
+
+
+def markdown_table(
+    summary: pd.DataFrame, marked: set[tuple] = frozenset(), significance_cfg: dict | None = None
+) -> str:
+    """The accuracy tables; ``marked`` cells get a † (significantly different from the reference)."""
     lines = [f"# {TITLE}", ""]
-    for dataset, table in accuracy_tables(summary).items():
+    for dataset, table in accuracy_tables(summary, marked).items():
         lines += [
             f"## {dataset}",
             "",
@@ -89,6 +105,11 @@ def markdown_table(summary: pd.DataFrame) -> str:
         lines += [f"| {model} | " + " | ".join(row) + " |" for model, row in table.iterrows()]
         lines.append("")
     lines.append(_seeds_line(summary))
+    if significance_cfg is not None:
+        lines.append(
+            f"† differs from {significance_cfg['baseline']} at α = {significance_cfg['alpha']} (paired t-test over "
+            "train seeds); differences, intervals and both tests: significance.md."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -113,38 +134,26 @@ def dvc_metrics(summary: pd.DataFrame) -> dict:
     return out
 
 
-def plot_accuracy(summary: pd.DataFrame, out_path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = summary[["dataset", "noise_type"]].drop_duplicates().values.tolist()
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
-    for ax, (dataset, noise_type) in zip(axes[0], panels, strict=False):
-        part = summary[(summary.dataset == dataset) & (summary.noise_type == noise_type)]
-        for model, rows in part.groupby("model"):
-            rows = rows.sort_values("noise_level")
-            ax.errorbar(
-                rows.noise_level, 100 * rows.acc_mean, yerr=100 * rows.acc_std, marker="o", capsize=3, label=model
-            )
-        ax.set(title=f"{dataset} — {noise_type} noise", xlabel="noise level ε", ylabel="accuracy (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(out_path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-
-
-def aggregate(eval_paths: list[Path], out_dir: Path) -> pd.DataFrame:
+def aggregate(eval_paths: list[Path], out_dir: Path, significance_cfg: dict) -> pd.DataFrame:
+    """Every file of the aggregate stage (pdf_core.paths.result_files) from the evaluation JSONs."""
     out = paths.result_files(out_dir)
-    summary = summarize(load_evaluations(eval_paths))
+    evals = load_evaluations(eval_paths)
+    summary = summarize(evals)
+    pairs = significance.significance_table(evals, significance_cfg)
+    marked = significant_cells(pairs)
     with atomic_path(out["csv"], suffix=".csv") as tmp:
         summary.to_csv(tmp, index=False, float_format="%.6f")
-    write_text(out["md"], markdown_table(summary))
+    with atomic_path(out["significance_csv"], suffix=".csv") as tmp:
+        pairs.to_csv(tmp, index=False, float_format="%.6g")
+    write_text(out["md"], markdown_table(summary, marked, significance_cfg))
+    write_text(out["significance_md"], significance.markdown(pairs, significance_cfg["alpha"]))
+    write_text(out["significance_html"], significance.html(pairs, significance_cfg["alpha"]))
     write_text(out["html"], html_table(summary))
+    write_text(out["tex"], paper_tables.summary_tex(summary))
+    write_text(out["table2"], paper_tables.table2_tex(summary))
     write_json(out["metrics"], dvc_metrics(summary))
-    plot_accuracy(summary, out["plot"])
+    figures.plot_accuracy(summary, out["plot"])
+    figures.plot_fusion_weights(summary, out["fusion_weights"])
+    figures.plot_reliability(evals, out["reliability"])
     log.info("aggregated %d evaluations into %d rows", len(eval_paths), len(summary))
     return summary

@@ -228,7 +228,7 @@ def cmd_aggregate(args) -> None:
     from pdf_core.aggregate import aggregate
 
     files = [Path(p) for p in args.evals] or sorted(Path("runs").glob("*/*/seed*/eval/*.json"))
-    aggregate(files, Path(args.out_dir))
+    aggregate(files, Path(args.out_dir), _params(args)["significance"])
 
 
 def build_parser() -> argparse.ArgumentParser:

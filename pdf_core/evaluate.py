@@ -35,12 +35,14 @@ def _mean_or_none(values: np.ndarray) -> float | None:
 
 def condition_metrics(pred: dict[str, np.ndarray], inputs: SplitInputs, n_classes: int) -> dict:
     logits, labels = pred["logits"], inputs.labels
+    bins = metrics.reliability_bins(logits, labels)
     out = {
         "n": int(len(labels)),
         "accuracy": metrics.accuracy(logits, labels),
         "macro_f1": metrics.macro_f1(logits, labels, n_classes),
         "nll": metrics.nll(logits, labels),
-        "ece": metrics.ece(logits, labels),
+        "ece": metrics.ece_from_bins(bins),
+        "reliability": bins,
         "frac_image_noised": float(inputs.image_noised.mean()),
         "frac_text_noised": float(inputs.text_noised.mean()),
     }

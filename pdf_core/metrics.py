@@ -36,15 +36,32 @@ def nll(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(-log_probs[np.arange(len(labels)), labels].mean())
 
 
-def ece(logits: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
-    """Expected calibration error with equal-width confidence bins (right-closed, as is usual)."""
+def reliability_bins(logits: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> dict[str, list]:
+    """Equal-width confidence bins (right-closed, as is usual): per bin the sample count, the mean
+    confidence and the accuracy (None for an empty bin) — a reliability diagram's data."""
     probs = softmax(logits)
     conf, pred = probs.max(1), probs.argmax(1)
     correct = (pred == labels).astype(float)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    total = 0.0
+    bins: dict[str, list] = {"count": [], "confidence": [], "accuracy": []}
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         in_bin = (conf > lo) & (conf <= hi)
-        if in_bin.any():
-            total += in_bin.mean() * abs(correct[in_bin].mean() - conf[in_bin].mean())
+        bins["count"].append(int(in_bin.sum()))
+        bins["confidence"].append(float(conf[in_bin].mean()) if in_bin.any() else None)
+        bins["accuracy"].append(float(correct[in_bin].mean()) if in_bin.any() else None)
+    return bins
+
+
+def ece_from_bins(bins: dict[str, list]) -> float:
+    """Sum over bins of (bin share of samples) x |accuracy - mean confidence|."""
+    n = sum(bins["count"])
+    total = 0.0
+    for count, conf, acc in zip(bins["count"], bins["confidence"], bins["accuracy"], strict=True):
+        if count:
+            total += count / n * abs(acc - conf)
     return float(total)
+
+
+def ece(logits: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
+    """Expected calibration error with equal-width confidence bins."""
+    return ece_from_bins(reliability_bins(logits, labels, n_bins))

@@ -91,7 +91,14 @@ def result_files(out_dir: str | Path = RESULTS_DIR) -> dict[str, Path]:
         "csv": "summary.csv",
         "md": "summary.md",
         "html": "summary.html",
+        "tex": "summary.tex",
+        "table2": "table2.tex",
         "metrics": "metrics.json",
+        "significance_csv": "significance.csv",
+        "significance_md": "significance.md",
+        "significance_html": "significance.html",
         "plot": "accuracy_vs_noise.png",
+        "fusion_weights": "fusion_weights.png",
+        "reliability": "reliability.png",
     }
     return {role: Path(out_dir) / name for role, name in names.items()}

@@ -7,6 +7,8 @@ from torch import nn
 
 from pdf_core.models.base import FusionModel
 
+# the row group of the paper-style tables: unimodal | static (fusion) | dynamic (fusion)
+GROUP = "static"
 # this model's own keys under `models.concatbow` (read by the registry without importing torch)
 SETTINGS = {}
 

@@ -1,22 +1,33 @@
-# Aggregation: every evaluation JSON -> paper-style tables, DVC metrics and the accuracy-vs-noise plot.
+# Aggregation: every evaluation JSON -> paper-style tables, significance, DVC metrics and figures.
 
 
 rule aggregate:
-    """mean ± std over train seeds per dataset x model x noise type x level."""
+    """mean ± std over train seeds per dataset x model x noise type x level; paired tests over seeds."""
     input:
         evals=ALL_EVALS,
         code=code("aggregate"),
     output:
-        csv=report(paths.result_files()["csv"], category="Results", labels={"table": "summary (csv)"}),
-        md=paths.result_files()["md"],
-        html=report(paths.result_files()["html"], category="Results", labels={"table": "accuracy (mean ± std)"}),
-        metrics=paths.result_files()["metrics"],
-        plot=report(paths.result_files()["plot"], category="Results", labels={"figure": "accuracy vs noise"}),
+        csv=report(RESULT["csv"], category="Tables", labels={"table": "summary (csv)"}),
+        md=RESULT["md"],
+        html=report(RESULT["html"], category="Tables", labels={"table": "accuracy (mean ± std)"}),
+        tex=RESULT["tex"],
+        table2=RESULT["table2"],
+        metrics=RESULT["metrics"],
+        significance_csv=RESULT["significance_csv"],
+        significance_md=RESULT["significance_md"],
+        significance_html=report(
+            RESULT["significance_html"], category="Significance", labels={"table": "paired tests over seeds"}
+        ),
+        plot=report(RESULT["plot"], category="Figures", labels={"figure": "accuracy vs noise"}),
+        fusion_weights=report(RESULT["fusion_weights"], category="Figures", labels={"figure": "fusion weights"}),
+        reliability=report(RESULT["reliability"], category="Figures", labels={"figure": "reliability diagrams"}),
     log:
         "logs/aggregate.log",
     benchmark:
         "benchmarks/aggregate.tsv"
     params:
         out_dir=paths.RESULTS_DIR,
+        significance=config["significance"],
     shell:
-        "python -m pdf_core aggregate --out-dir {params.out_dir:q} {input.evals:q} > {log:q} 2>&1"
+        "python -m pdf_core --params {PARAMS_FILE:q} aggregate --out-dir {params.out_dir:q} {input.evals:q}"
+        " > {log:q} 2>&1"

@@ -28,7 +28,8 @@ def eval_files(dataset, model, seed):
 
 
 ALL_EVALS = [f for ds in DATASETS for m in GRID["models"] for s in GRID["seeds"] for f in eval_files(ds, m, s)]
-RESULTS = list(paths.result_files().values())
+RESULT = paths.result_files()
+RESULTS = list(RESULT.values())
 
 
 def frozen_mode(wildcards):

@@ -1,0 +1,136 @@
+"""The figures people look at: accuracy vs noise, fusion weights vs noise, reliability diagrams.
+
+Each takes the aggregated table (or the evaluation records) and writes one PNG atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pdf_core.io_utils import atomic_path
+from pdf_core.models import model_group
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, out_path: Path) -> None:
+    fig.tight_layout()
+    with atomic_path(out_path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    _pyplot().close(fig)
+
+
+def _panels(summary: pd.DataFrame) -> list[tuple[str, str]]:
+    return [tuple(p) for p in summary[["dataset", "noise_type"]].drop_duplicates().values.tolist()]
+
+
+def plot_accuracy(summary: pd.DataFrame, out_path: Path) -> None:
+    """Accuracy (mean ± std over train seeds) against ε, one panel per dataset and noise type."""
+    plt = _pyplot()
+    panels = _panels(summary)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (dataset, noise_type) in zip(axes[0], panels, strict=False):
+        part = summary[(summary.dataset == dataset) & (summary.noise_type == noise_type)]
+        for model, rows in part.groupby("model"):
+            rows = rows.sort_values("noise_level")
+            ax.errorbar(
+                rows.noise_level, 100 * rows.acc_mean, yerr=100 * rows.acc_std, marker="o", capsize=3, label=model
+            )
+        ax.set(title=f"{dataset} — {noise_type} noise", xlabel="noise level ε", ylabel="accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    _save(fig, out_path)
+
+
+WEIGHT_LINES = (  # (column of the summary, label, colour, line style)
+    ("weight_img_noised_mean", "image weight, image noised", "tab:red", "-"),
+    ("weight_img_clean_mean", "image weight, image clean", "tab:red", "--"),
+    ("weight_txt_noised_mean", "text weight, text noised", "tab:blue", "-"),
+    ("weight_txt_clean_mean", "text weight, text clean", "tab:blue", "--"),
+)
+
+
+def plot_fusion_weights(summary: pd.DataFrame, out_path: Path) -> None:
+    """Dynamic fusion methods: mean weight of each modality against ε, split by whether it was noised.
+
+    Rows: the dynamic methods in the grid (qmf, pdf, tmc); columns: dataset x noise type. A method
+    that reacts to noise shows a solid line (noised) below the dashed one (clean) of the same colour.
+    """
+    plt = _pyplot()
+    models = [m for m in sorted(summary.model.unique()) if model_group(m) == "dynamic"]
+    panels = _panels(summary)
+    fig, axes = plt.subplots(
+        max(1, len(models)), len(panels), figsize=(4.5 * len(panels), 3.2 * max(1, len(models))), squeeze=False
+    )
+    for row, model in enumerate(models):
+        for col, (dataset, noise_type) in enumerate(panels):
+            ax = axes[row][col]
+            part = summary[(summary.dataset == dataset) & (summary.noise_type == noise_type) & (summary.model == model)]
+            part = part.sort_values("noise_level")
+            for column, label, colour, style in WEIGHT_LINES:
+                if column in part and part[column].notna().any():
+                    ax.plot(part.noise_level, part[column], style, color=colour, marker="o", label=label)
+            ax.set(title=f"{model} — {dataset}, {noise_type}", xlabel="noise level ε", ylabel="mean fusion weight")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+    _save(fig, out_path)
+
+
+def pooled_reliability(records: list[dict]) -> dict[str, np.ndarray]:
+    """Reliability bins summed over evaluations: counts, and count-weighted confidence and accuracy."""
+    counts = np.array([r["reliability"]["count"] for r in records], dtype=float)
+    conf = np.array([[c or 0.0 for c in r["reliability"]["confidence"]] for r in records])
+    acc = np.array([[a or 0.0 for a in r["reliability"]["accuracy"]] for r in records])
+    total = counts.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"count": total, "confidence": (counts * conf).sum(0) / total, "accuracy": (counts * acc).sum(0) / total}
+
+
+def plot_reliability(evals: pd.DataFrame, out_path: Path) -> None:
+    """Reliability diagram per method (columns) and dataset (rows): clean test set and the highest ε of
+    each noise type, bins pooled over train and eval seeds; the diagonal is perfect calibration."""
+    plt = _pyplot()
+    datasets, models = sorted(evals.dataset.unique()), sorted(evals.model.unique())
+    top = evals.noise_level.max()
+    fig, axes = plt.subplots(
+        len(datasets),
+        len(models),
+        figsize=(2.6 * len(models), 2.8 * len(datasets)),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+    )
+    for row, dataset in enumerate(datasets):
+        for col, model in enumerate(models):
+            ax = axes[row][col]
+            ax.plot([0, 1], [0, 1], color="0.6", linewidth=1)
+            mine = evals[(evals.dataset == dataset) & (evals.model == model)]
+            curves = [("ε=0", mine[mine.noise_level == 0].drop_duplicates(["seed", "eval_seed"]))]
+            curves += [
+                (f"{t} ε={top:g}", mine[(mine.noise_type == t) & (mine.noise_level == top)])
+                for t in sorted(mine.noise_type.unique())
+                if top > 0
+            ]
+            for label, part in curves:
+                if part.empty or "reliability" not in part:
+                    continue
+                pooled = pooled_reliability(part.to_dict("records"))
+                seen = pooled["count"] > 0
+                ax.plot(pooled["confidence"][seen], pooled["accuracy"][seen], marker=".", label=label)
+            ax.set_title(f"{model} — {dataset}", fontsize=9)
+            if row == len(datasets) - 1:
+                ax.set_xlabel("confidence")
+            if col == 0:
+                ax.set_ylabel("accuracy")
+    axes[0][0].legend(fontsize=7)
+    _save(fig, out_path)
