@@ -18,6 +18,11 @@ except ParamsError as exc:
 
 include: "workflow/rules/common.smk"
 
+# Timestamps mean nothing after a DVC restore: jobs rerun on missing outputs and settings stamps only
+# (workflow/rules/settings.smk, included last; the metadata triggers are off in profiles/default).
+inputflags:
+    ancient,
+
 
 wildcard_constraints:
     dataset="[A-Za-z0-9_\-]+",
@@ -30,6 +35,7 @@ wildcard_constraints:
 rule all:
     input:
         RESULTS,
+        lambda w: settings_targets(*SETTINGS_FAMILIES),
 
 
 # Coarse targets for `dvc repro` stages (dvc.yaml) and for running part of the grid by hand.
@@ -39,11 +45,13 @@ rule prepare_all:
         [str(paths.frozen_clean(ds, s)) for ds in DATASETS for s in ("train", "dev", "test")],
         [str(paths.frozen_noisy(ds, t, lvl, e)) for ds in DATASETS for t in GRID["noise_types"]
          for lvl in noisy_levels() for e in GRID["eval_seeds"]],
+        lambda w: settings_targets("data", "encode"),
 
 
 rule evaluate_all:
     input:
         ALL_EVALS,
+        lambda w: settings_targets("data", "encode", "train", "evaluate"),
 
 
 include: "workflow/rules/data.smk"
@@ -51,3 +59,4 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/settings.smk"

@@ -1,0 +1,149 @@
+# Settings stamps: Snakemake decides from what is on disk, so DVC-restored outputs need no .snakemake/.
+#
+# After `dvc checkout`, `dvc pull` or in a `dvc exp run --queue` workspace, outputs come back with
+# arbitrary mtimes and no (or another commit's) .snakemake/ metadata, so neither mtimes nor Snakemake's
+# params/code triggers can be trusted. Instead (see the header of dvc.yaml):
+#   - every input is `ancient` (Snakefile `inputflags:`) and the metadata triggers are off
+#     (profiles/default): a job runs only when one of its outputs or inputs is missing;
+#   - each family of rules below takes a stamp `<dir>/.settings/<who>.<family>.<key>.json` as input
+#     (and the target rules ask for every stamp), `key` = hash of the settings and package code the
+#     family uses plus its upstream families' keys.
+#     A changed setting or module gives a new key: the stamp is missing, its job deletes the family's
+#     stale outputs (so an interrupted run cannot leave old outputs under a new stamp) and writes the
+#     stamp, and the family's jobs rerun. Stamps live inside the DVC outputs, so they travel with them.
+import hashlib
+import json
+import shutil
+
+from snakemake.exceptions import WorkflowError
+
+from pdf_core.io_utils import write_json
+
+# family -> rules, the package code whose content is part of the key, where its stamps go.
+SETTINGS_FAMILIES = {
+    "data": dict(rules=["raw_data", "splits", "glove", "features"], stamp_dir="data/raw",
+                 code=["data", "features/store.py", "features/images.py", "features/encoders.py", "text.py"]),
+    "encode": dict(rules=["encode_clean", "encode_noisy"], stamp_dir="data/features",
+                   code=["features/frozen.py", "features/encoders.py", "features/store.py", "noise.py"]),
+    "train": dict(rules=["train"], stamp_dir="runs",
+                  code=["train.py", "inputs.py", "models", "seeding.py", "metrics.py"]),
+    "evaluate": dict(rules=["evaluate"], stamp_dir="runs", code=["evaluate.py", "metrics.py", "noise.py", "inputs.py"]),
+    "aggregate": dict(rules=["aggregate"], stamp_dir="results", code=["aggregate.py"]),
+}
+SETTINGS_FREE_RULES = {"all", "prepare_all", "evaluate_all", "settings"}  # targets only, no outputs of their own
+
+
+def _code_digest(entries):
+    """sha256 of the package files (a folder: its *.py files), by path relative to pdf_core/."""
+    files = []
+    for entry in entries:
+        path = CODE_DIR / entry
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    return {str(f.relative_to(CODE_DIR)): hashlib.sha256(f.read_bytes()).hexdigest() for f in files if f.exists()}
+
+
+_CODE = {family: _code_digest(spec["code"]) for family, spec in SETTINGS_FAMILIES.items()}
+
+
+def settings_content(family, dataset=None, model=None):
+    """Everything a family's jobs depend on besides their data inputs (which upstream keys cover)."""
+    if family == "data":
+        content = {"dataset": dataset_config(config, dataset), "features": config["features"]}
+    elif family == "encode":
+        content = {"data": settings_key("data", dataset), "features": config["features"], "noise": config["noise"]}
+    elif family == "train":
+        content = {"encode": settings_key("encode", dataset), "hparams": model_hparams(config, model, dataset)}
+    elif family == "evaluate":
+        content = {"train": settings_key("train", dataset, model), "noise": config["noise"]}
+    else:  # aggregate: every run it reads, and the key of each
+        content = {"evals": ALL_EVALS, "runs": {f"{ds}/{m}": settings_key("evaluate", ds, m)
+                                               for ds in DATASETS for m in GRID["models"]}}
+    return {"family": family, "settings": content, "code": _CODE[family]}
+
+
+def settings_key(family, dataset=None, model=None):
+    blob = json.dumps(settings_content(family, dataset, model), sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _owner(family, dataset=None, model=None):
+    return "all" if family == "aggregate" else dataset if model is None else f"{dataset}.{model}"
+
+
+def settings_stamp(family, dataset=None, model=None):
+    owner = _owner(family, dataset, model)
+    return f"{SETTINGS_FAMILIES[family]['stamp_dir']}/.settings/{owner}.{family}.{settings_key(family, dataset, model)}.json"
+
+
+def _stale_outputs(family, dataset=None, model=None):
+    """What a new key invalidates (never data/raw/<dataset>/ itself: it may be a hand-placed download)."""
+    if family == "data":
+        return [f"data/raw/{dataset}.ready", f"data/splits/{dataset}", f"data/glove/{dataset}", f"data/features/{dataset}"]
+    if family == "encode":
+        return [f"data/features/{dataset}/frozen"]
+    if family == "train":
+        return [f"runs/{dataset}/{model}"]
+    if family == "evaluate":
+        return [str(p) for p in Path(f"runs/{dataset}/{model}").glob("seed*/eval")]
+    return RESULTS
+
+
+# Every stamp this configuration needs, by path (the `settings` rule looks its job up here).
+SETTINGS_STAMPS = {}
+for _ds in DATASETS:
+    for _family in ("data", "encode"):
+        SETTINGS_STAMPS[settings_stamp(_family, _ds)] = (_family, _ds, None)
+    for _m in GRID["models"]:
+        for _family in ("train", "evaluate"):
+            SETTINGS_STAMPS[settings_stamp(_family, _ds, _m)] = (_family, _ds, _m)
+SETTINGS_STAMPS[settings_stamp("aggregate")] = ("aggregate", None, None)
+
+
+def settings_targets(*families):
+    """The stamps of these families, as inputs of the target rules: Snakemake only sees a missing stamp when
+    a requested file is missing (a missing intermediate file alone reruns nothing), so `all`,
+    `prepare_all` and `evaluate_all` ask for them."""
+    return [path for path, (family, _, _) in SETTINGS_STAMPS.items() if family in families]
+
+
+def _stamp_input(family):
+    def stamp(wildcards):
+        return settings_stamp(family, wildcards.get("dataset"), wildcards.get("model"))
+    return stamp
+
+
+_families_of = {r: f for f, spec in SETTINGS_FAMILIES.items() for r in spec["rules"]}
+_unstamped = {r.name for r in workflow.rules} - set(_families_of) - SETTINGS_FREE_RULES
+if _unstamped:
+    raise WorkflowError(f"rules without a settings family (workflow/rules/settings.smk): {sorted(_unstamped)}")
+for _rule in workflow.rules:
+    if _rule.name in _families_of:
+        _rule.set_input(settings_stamp=_stamp_input(_families_of[_rule.name]))
+
+
+localrules:
+    settings,
+
+
+rule settings:
+    """Invalidate a family's outputs after a settings or code change, then record the new key."""
+    output:
+        "{stamp_dir}/.settings/{owner}.{family}.{key}.json",
+    wildcard_constraints:
+        stamp_dir="data/raw|data/features|runs|results",
+        owner=r"[A-Za-z0-9_\-.]+",
+        family="|".join(SETTINGS_FAMILIES),
+        key="[0-9a-f]{16}",
+    run:
+        if output[0] not in SETTINGS_STAMPS:
+            raise WorkflowError(f"{output[0]}: not a settings stamp of this configuration")
+        family, dataset, model = SETTINGS_STAMPS[output[0]]
+        for stale in _stale_outputs(family, dataset, model):
+            if Path(stale).is_dir():
+                shutil.rmtree(stale)
+            else:
+                Path(stale).unlink(missing_ok=True)
+        out = Path(output[0])
+        for old in out.parent.glob(f"{_owner(family, dataset, model)}.{family}.*.json"):
+            old.unlink()
+        write_json(out, settings_content(family, dataset, model))
