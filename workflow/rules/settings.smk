@@ -11,6 +11,7 @@
 #     A changed setting or module gives a new key: the stamp is missing, its job deletes the family's
 #     stale outputs (so an interrupted run cannot leave old outputs under a new stamp) and writes the
 #     stamp, and the family's jobs rerun. Stamps live inside the DVC outputs, so they travel with them.
+import functools
 import hashlib
 import json
 import shutil
@@ -19,36 +20,35 @@ from snakemake.exceptions import WorkflowError
 
 from pdf_core.io_utils import write_json
 
-# family -> rules, the package code whose content is part of the key, where its stamps go.
+# family -> rules, the package modules whose content is part of its key (as the rules list them as
+# inputs; "{model}": the model's own module), the folder its stamps go to (inside a DVC output).
 SETTINGS_FAMILIES = {
     "data": dict(rules=["raw_data", "splits", "glove", "features"], stamp_dir="data/raw",
                  code=["data", "features/store.py", "features/images.py", "features/encoders.py", "text.py"]),
     "encode": dict(rules=["encode_clean", "encode_noisy"], stamp_dir="data/features",
                    code=["features/frozen.py", "features/encoders.py", "features/store.py", "noise.py"]),
     "train": dict(rules=["train"], stamp_dir="runs",
-                  code=["train.py", "inputs.py", "models", "seeding.py", "metrics.py"]),
-    "evaluate": dict(rules=["evaluate"], stamp_dir="runs", code=["evaluate.py", "metrics.py", "noise.py", "inputs.py"]),
+                  code=["train.py", "inputs.py", "models/base.py", "models/__init__.py", "models/{model}.py"]),
+    "evaluate": dict(rules=["evaluate"], stamp_dir="runs", code=["evaluate.py", "metrics.py", "inputs.py", "noise.py"]),
     "aggregate": dict(rules=["aggregate"], stamp_dir="results", code=["aggregate.py"]),
 }
 SETTINGS_FREE_RULES = {"all", "prepare_all", "evaluate_all", "settings"}  # targets only, no outputs of their own
 
 
-def _code_digest(entries):
-    """sha256 of the package files (a folder: its *.py files), by path relative to pdf_core/."""
+def _code_digest(family, model=None):
+    """sha256 of the family's package modules (a folder: its *.py files), by path relative to pdf_core/."""
     files = []
-    for entry in entries:
-        path = CODE_DIR / entry
+    for entry in SETTINGS_FAMILIES[family]["code"]:
+        path = CODE_DIR / entry.format(model=model)
         files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
     return {str(f.relative_to(CODE_DIR)): hashlib.sha256(f.read_bytes()).hexdigest() for f in files if f.exists()}
-
-
-_CODE = {family: _code_digest(spec["code"]) for family, spec in SETTINGS_FAMILIES.items()}
 
 
 def settings_content(family, dataset=None, model=None):
     """Everything a family's jobs depend on besides their data inputs (which upstream keys cover)."""
     if family == "data":
-        content = {"dataset": dataset_config(config, dataset), "features": config["features"]}
+        content = {"dataset": dataset_config(config, dataset),
+                   "features": {k: config["features"][k] for k in ("image_size", "image_policy")}}
     elif family == "encode":
         content = {"data": settings_key("data", dataset), "features": config["features"], "noise": config["noise"]}
     elif family == "train":
@@ -58,9 +58,10 @@ def settings_content(family, dataset=None, model=None):
     else:  # aggregate: every run it reads, and the key of each
         content = {"evals": ALL_EVALS, "runs": {f"{ds}/{m}": settings_key("evaluate", ds, m)
                                                for ds in DATASETS for m in GRID["models"]}}
-    return {"family": family, "settings": content, "code": _CODE[family]}
+    return {"family": family, "settings": content, "code": _code_digest(family, model)}
 
 
+@functools.cache  # the DAG asks for each key many times
 def settings_key(family, dataset=None, model=None):
     blob = json.dumps(settings_content(family, dataset, model), sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
