@@ -14,11 +14,8 @@
 import functools
 import hashlib
 import json
-import shutil
 
 from snakemake.exceptions import WorkflowError
-
-from pdf_core.io_utils import write_json
 
 # family -> rules, the package modules whose content is part of its key (as the rules list them as
 # inputs; "{model}": the model's own module), the folder its stamps go to (inside a DVC output).
@@ -107,6 +104,12 @@ def settings_targets(*families):
     return [path for path, (family, _, _) in SETTINGS_STAMPS.items() if family in families]
 
 
+def _stamp_job(stamp):
+    if stamp not in SETTINGS_STAMPS:
+        raise WorkflowError(f"{stamp}: not a settings stamp of this configuration")
+    return SETTINGS_STAMPS[stamp]
+
+
 def _stamp_input(family):
     def stamp(wildcards):
         return settings_stamp(family, wildcards.get("dataset"), wildcards.get("model"))
@@ -135,16 +138,8 @@ rule settings:
         owner=r"[A-Za-z0-9_\-.]+",
         family="|".join(SETTINGS_FAMILIES),
         key="[0-9a-f]{16}",
-    run:
-        if output[0] not in SETTINGS_STAMPS:
-            raise WorkflowError(f"{output[0]}: not a settings stamp of this configuration")
-        family, dataset, model = SETTINGS_STAMPS[output[0]]
-        for stale in _stale_outputs(family, dataset, model):
-            if Path(stale).is_dir():
-                shutil.rmtree(stale)
-            else:
-                Path(stale).unlink(missing_ok=True)
-        out = Path(output[0])
-        for old in out.parent.glob(f"{_owner(family, dataset, model)}.{family}.*.json"):
-            old.unlink()
-        write_json(out, settings_content(family, dataset, model))
+    params:
+        content=lambda w, output: json.dumps(settings_content(*_stamp_job(output[0])), indent=1, sort_keys=True, default=str),
+        stale=lambda w, output: _stale_outputs(*_stamp_job(output[0])),
+    shell:
+        "python {workflow.basedir}/workflow/scripts/settings_stamp.py {output:q} {params.content:q} {params.stale:q}"
