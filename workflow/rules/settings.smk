@@ -110,6 +110,16 @@ def _stamp_job(stamp):
     return SETTINGS_STAMPS[stamp]
 
 
+def _upstream_stamps(wildcards):
+    """A stamp job waits for its upstream families' stamp jobs: their deletions overlap (a new data key
+    also means a new encode key, both clearing data/features/<dataset>/frozen)."""
+    family, dataset, model = _stamp_job(f"{wildcards.stamp_dir}/.settings/{wildcards.owner}.{wildcards.family}.{wildcards.key}.json")
+    if family == "aggregate":
+        return [settings_stamp("evaluate", ds, m) for ds in DATASETS for m in GRID["models"]]
+    upstream = {"data": None, "encode": "data", "train": "encode", "evaluate": "train"}[family]
+    return [] if upstream is None else [settings_stamp(upstream, dataset, model if upstream == "train" else None)]
+
+
 def _stamp_input(family):
     def stamp(wildcards):
         return settings_stamp(family, wildcards.get("dataset"), wildcards.get("model"))
@@ -131,6 +141,8 @@ localrules:
 
 rule settings:
     """Invalidate a family's outputs after a settings or code change, then record the new key."""
+    input:
+        _upstream_stamps,
     output:
         "{stamp_dir}/.settings/{owner}.{family}.{key}.json",
     wildcard_constraints:

@@ -11,10 +11,15 @@ import tempfile
 from pathlib import Path
 
 
+def _gone_is_fine(func, path, exc_info):
+    if not issubclass(exc_info[0], FileNotFoundError):
+        raise exc_info[1]
+
+
 def main(stamp: str, content: str, *stale: str) -> None:
     for path in map(Path, stale):
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
+            shutil.rmtree(path, onerror=_gone_is_fine)
         else:
             path.unlink(missing_ok=True)
     stamp = Path(stamp)
