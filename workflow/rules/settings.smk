@@ -4,10 +4,11 @@
 # arbitrary mtimes and no (or another commit's) .snakemake/ metadata, so neither mtimes nor Snakemake's
 # params/code triggers can be trusted. Instead (see the header of dvc.yaml):
 #   - every input is `ancient` (Snakefile `inputflags:`) and the metadata triggers are off
-#     (profiles/default): a job runs only when one of its outputs or inputs is missing;
-#   - each family of rules below takes a stamp `<dir>/.settings/<who>.<family>.<key>.json` as input
-#     (and the target rules ask for every stamp), `key` = hash of the settings and package code the
-#     family uses plus its upstream families' keys.
+#     (profiles/default): a job reruns only when a file it must make is missing or a job it depends
+#     on reruns through a file that is missing;
+#   - each family of rules below takes a stamp `<dir>/.settings/<owner>.<family>.<key>.json` as input
+#     (added by the loop below, so the rule files stay as they are; the target rules ask for every
+#     stamp), `key` = hash of the settings and package code the family uses plus its upstream keys.
 #     A changed setting or module gives a new key: the stamp is missing, its job deletes the family's
 #     stale outputs (so an interrupted run cannot leave old outputs under a new stamp) and writes the
 #     stamp, and the family's jobs rerun. Stamps live inside the DVC outputs, so they travel with them.
