@@ -34,6 +34,12 @@ PARAMS_FILE = str(write_resolved(config))
 include: "workflow/rules/common.smk"
 
 
+# Timestamps mean nothing after a DVC restore: jobs rerun on missing outputs and settings stamps only
+# (workflow/rules/settings.smk, included last; the metadata triggers are off in profiles/default).
+inputflags:
+    ancient,
+
+
 wildcard_constraints:
     dataset="|".join(re.escape(d) for d in DATASETS),
     model="|".join(MODELS),
@@ -44,6 +50,7 @@ wildcard_constraints:
 rule all:
     input:
         RESULTS,
+        lambda w: settings_targets(*SETTINGS_FAMILIES),
 
 
 # Coarse targets for `dvc repro` stages (dvc.yaml) and for running part of the grid by hand.
@@ -52,11 +59,13 @@ rule prepare_all:
         [paths.classes_file(ds) for ds in DATASETS],
         [paths.frozen_clean(ds, s) for ds in DATASETS for s in paths.SPLITS],
         [paths.frozen_noisy(ds, *c) for ds in DATASETS for c in conditions(GRID, noisy_only=True)],
+        lambda w: settings_targets(*DATA_FAMILIES),
 
 
 rule evaluate_all:
     input:
         ALL_EVALS,
+        lambda w: settings_targets(*DATA_FAMILIES, "train", "evaluate"),
 
 
 include: "workflow/rules/data.smk"
@@ -64,3 +73,4 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/settings.smk"

@@ -73,8 +73,13 @@ def frozen_noisy(dataset: str, noise_type: str, level: float | str, eval_seed: i
     return features_dir(dataset) / "frozen" / "test" / f"{condition_name(noise_type, level, eval_seed)}.npz"
 
 
+def model_dir(dataset: str, model: str) -> Path:
+    """Every run (seed) of one model on one dataset."""
+    return Path("runs") / dataset / model
+
+
 def run_dir(dataset: str, model: str, seed: int | str) -> Path:
-    return Path("runs") / dataset / model / f"seed{seed}"
+    return model_dir(dataset, model) / f"seed{seed}"
 
 
 def eval_dir(run: Path) -> Path:

@@ -34,5 +34,8 @@ def test_jobs_read_configfile_and_config_overrides(repo, cli_env):  # noqa: F811
     first_epoch = json.loads((repo / train_log).read_text().splitlines()[0])
     assert first_epoch["lr"] == pytest.approx(0.0123)  # params.yaml: the train default 0.001
     assert "Nothing to be done" in _run([snakemake_exe(), "-n", train_log] + with_both, repo, cli_env)
-    # and the same run without the override is out of date (its lr differs), not silently reused
-    assert "Nothing to be done" not in _run([snakemake_exe(), "-n", train_log] + with_file, repo, cli_env)
+    # Through a target rule (it asks for the settings stamps): the run is current under the override,
+    # and out of date without it (its learning rate differs), never silently reused.
+    checkpoint = "runs/synthetic/latefusion/seed1/model.pt"
+    assert checkpoint not in _run([snakemake_exe(), "-n", "evaluate_all"] + with_both, repo, cli_env)
+    assert checkpoint in _run([snakemake_exe(), "-n", "evaluate_all"] + with_file, repo, cli_env)

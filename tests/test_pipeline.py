@@ -68,11 +68,21 @@ def _job_counts(dry_run_output: str) -> dict[str, int]:
     return counts
 
 
-# A module edit -> the jobs whose stage imports it (pdf_core.codedeps), downstream jobs included.
+# A module edit -> the jobs whose stage imports it (pdf_core.codedeps), downstream jobs included, each
+# behind its settings stamp (workflow/rules/settings.smk): 2 models x 2 seeds, one noise type.
 CODE_EDITS = {
-    "pdf_core/seeding.py": {"train": 4, "evaluate": 4, "aggregate": 1, "all": 1},
-    "pdf_core/noise.py": {"encode_clean": 1, "encode_noisy": 1, "train": 4, "evaluate": 4, "aggregate": 1, "all": 1},
+    "pdf_core/seeding.py": {"settings": 5, "train": 4, "evaluate": 4, "aggregate": 1, "all": 1},
+    "pdf_core/noise.py": {
+        "settings": 6,
+        "encode_clean": 1,
+        "encode_noisy": 1,
+        "train": 4,
+        "evaluate": 4,
+        "aggregate": 1,
+        "all": 1,
+    },
     "pdf_core/features/encoders.py": {
+        "settings": 7,
         "features": 1,
         "encode_clean": 1,
         "encode_noisy": 1,
@@ -81,8 +91,8 @@ CODE_EDITS = {
         "aggregate": 1,
         "all": 1,
     },
-    "pdf_core/models/qmf.py": {"train": 2, "evaluate": 2, "aggregate": 1, "all": 1},
-    "pdf_core/aggregate.py": {"aggregate": 1, "all": 1},
+    "pdf_core/models/qmf.py": {"settings": 3, "train": 2, "evaluate": 2, "aggregate": 1, "all": 1},
+    "pdf_core/aggregate.py": {"settings": 1, "aggregate": 1, "all": 1},
 }
 
 
@@ -102,19 +112,27 @@ def _check_code_edits_rerun_exactly_their_jobs(repo, smk, env):
     assert "Nothing to be done" in _run(smk + ["-n"], repo, env)
 
 
-@pytest.fixture
-def repo(tmp_path, cli_env):
-    for name in ("Snakefile", "dvc.yaml", ".gitignore"):
+def make_repo(tmp_path, env):
+    """A git + DVC repository in tmp_path with the project's workflow, package and the tiny params."""
+    for name in ("Snakefile", "dvc.yaml", ".gitignore", ".dvcignore"):
         shutil.copy(PROJECT_ROOT / name, tmp_path / name)
-    shutil.copytree(PROJECT_ROOT / "workflow", tmp_path / "workflow")
+    for folder in ("workflow", "profiles"):  # profiles/default: Snakemake's workflow profile
+        shutil.copytree(PROJECT_ROOT / folder, tmp_path / folder)
+    shutil.copytree(
+        PROJECT_ROOT / ".dvc", tmp_path / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache", "config.local")
+    )
     shutil.copytree(PROJECT_ROOT / "pdf_core", tmp_path / "pdf_core", ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(_tiny_params(), sort_keys=False))
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
-    _run(["git", "init", "-q"], tmp_path, cli_env)
-    _run(["dvc", "init", "-q"], tmp_path, cli_env)
-    _run(git + ["add", "-A"], tmp_path, cli_env)
-    _run(git + ["commit", "-qm", "init"], tmp_path, cli_env)
+    _run(["git", "init", "-q"], tmp_path, env)
+    _run(git + ["add", "-A"], tmp_path, env)
+    _run(git + ["commit", "-qm", "init"], tmp_path, env)
     return tmp_path
+
+
+@pytest.fixture
+def repo(tmp_path, cli_env):
+    return make_repo(tmp_path, cli_env)
 
 
 def test_pipeline_snakemake_and_dvc(repo, cli_env):
@@ -152,7 +170,8 @@ def test_pipeline_snakemake_and_dvc(repo, cli_env):
     params["models"]["qmf"]["lr"] = 0.03
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     dry = _run(smk + ["-n"], repo, cli_env)
-    assert _job_counts(dry) == {"train": 2, "evaluate": 2, "aggregate": 1, "all": 1}, dry[-2000:]
+    # settings: the qmf train/evaluate stamps and the aggregate's (workflow/rules/settings.smk)
+    assert _job_counts(dry) == {"settings": 3, "train": 2, "evaluate": 2, "aggregate": 1, "all": 1}, dry[-2000:]
     assert "latefusion/seed1/model.pt" not in dry
 
     _run(["dvc", "repro"], repo, cli_env)

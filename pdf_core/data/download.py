@@ -43,6 +43,7 @@ import urllib3
 from tqdm import tqdm
 
 from pdf_core.data.archive import safe_extract
+from pdf_core.io_utils import write_text
 
 __all__ = [
     "download_dataset",
@@ -258,7 +259,7 @@ def _hash_file(path: Path) -> hashlib._Hash:
 
 def _record_sha256(path: Path, digest: str, label: str) -> None:
     record = path.with_name(path.name + ".sha256")
-    record.write_text(f"{digest}  {path.name}\n", encoding="utf-8")
+    write_text(record, f"{digest}  {path.name}\n")  # replaced, never rewritten: it may be a DVC cache hardlink
     print(
         f"{label}: sha256 of {path.name} is {digest} (recorded in {record}); "
         f"pin it as `sha256` in params.yaml so later downloads are verified",

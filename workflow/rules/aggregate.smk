@@ -5,7 +5,6 @@ rule aggregate:
     """mean ± std over train seeds per dataset x model x noise type x level; paired tests over seeds."""
     input:
         evals=ALL_EVALS,
-        code=code("aggregate"),
     output:
         csv=report(RESULT["csv"], category="Tables", labels={"table": "summary (csv)"}),
         md=RESULT["md"],

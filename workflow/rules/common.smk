@@ -12,8 +12,9 @@ MODELS = model_names()
 
 
 def code(stage, model=None):
-    """Package files `python -m pdf_core <stage>` runs (and the model's module), derived from imports:
-    inputs of the job, so that editing one reruns exactly the jobs that run it (pdf_core.codedeps)."""
+    """Package files `python -m pdf_core <stage>` runs (and the model's module), derived from imports
+    (pdf_core.codedeps): their content is part of the family's settings key (settings.smk), so that
+    editing one reruns exactly the jobs that run it."""
     files = stage_files(stage) + (model_files(model) if model else ())
     return sorted({str(f) for f in files})
 
@@ -42,7 +43,7 @@ def train_inputs(w):
         data = [paths.frozen_clean(w.dataset, s) for s in ("train", "dev")]
     else:
         data = paths.feature_files(w.dataset, ("train", "dev"))
-    return data + [paths.glove_files(w.dataset)["vectors"], paths.classes_file(w.dataset)] + code("train", w.model)
+    return data + [paths.glove_files(w.dataset)["vectors"], paths.classes_file(w.dataset)]
 
 
 def evaluate_inputs(w):
@@ -53,4 +54,4 @@ def evaluate_inputs(w):
     else:
         data = paths.feature_files(w.dataset, ("train", "test")) + [paths.glove_files(w.dataset)["vectors"]]
     run = paths.run_dir(w.dataset, w.model, w.seed)
-    return [run / "model.pt"] + data + code("evaluate", w.model)
+    return [run / "model.pt"] + data

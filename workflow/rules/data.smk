@@ -3,8 +3,6 @@
 
 rule raw_data:
     """Generate the synthetic dataset, or download / pick up a real one; the marker names its root."""
-    input:
-        code=lambda w: code("generate" if ds_cfg(w)["kind"] == "synthetic" else "download"),
     output:
         marker=paths.raw_marker("{dataset}"),
     log:
@@ -23,7 +21,6 @@ rule splits:
     """train/dev/test jsonl from raw labels and texts; never opens images."""
     input:
         marker=paths.raw_marker("{dataset}"),
-        code=code("splits"),
     output:
         paths.split_files("{dataset}"),
     log:
@@ -40,7 +37,6 @@ rule glove:
     """GloVe vectors of the dataset vocabulary (one streaming pass over the source)."""
     input:
         splits=paths.split_files("{dataset}"),
-        code=code("glove"),
         # a GloVe text file must be in place: `python -m pdf_core download --glove <name>` or by hand
         source=lambda w: (
             [] if ds_cfg(w)["glove_spec"]["source"].startswith("package:") else [ds_cfg(w)["glove_spec"]["source"]]

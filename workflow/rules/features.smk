@@ -7,7 +7,6 @@ rule features:
     input:
         marker=paths.raw_marker("{dataset}"),
         splits=paths.split_files("{dataset}"),
-        code=code("features"),
     output:
         paths.feature_files("{dataset}"),
         classes=paths.classes_file("{dataset}"),
@@ -32,7 +31,6 @@ rule features:
 ENCODE_INPUTS = dict(
     store=paths.feature_files("{dataset}"),
     glove=paths.glove_files("{dataset}")["vectors"],
-    code=code("encode"),
 )
 ENCODE_PARAMS = dict(
     encoders=lambda w: {k: ds_cfg(w)[k] for k in ("text_encoder_spec", "image_encoder_spec", "glove_spec")},
