@@ -96,41 +96,34 @@ def pooled_reliability(records: list[dict]) -> dict[str, np.ndarray]:
         return {"count": total, "confidence": (counts * conf).sum(0) / total, "accuracy": (counts * acc).sum(0) / total}
 
 
-def plot_reliability(evals: pd.DataFrame, out_path: Path) -> None:
-    """Reliability diagram per method (columns) and dataset (rows): clean test set and the highest ε of
-    each noise type, bins pooled over train and eval seeds; the diagonal is perfect calibration."""
+def plot_reliability(evals: pd.DataFrame, out_path: Path, columns: int = 5) -> None:
+    """Reliability diagram per dataset and method, ``columns`` panels a row: the clean test set and the
+    highest ε of each noise type, bins pooled over train and eval seeds; the diagonal is perfect calibration."""
     plt = _pyplot()
-    datasets, models = sorted(evals.dataset.unique()), sorted(evals.model.unique())
+    panels = [(d, m) for d in sorted(evals.dataset.unique()) for m in sorted(evals.model.unique())]
     top = evals.noise_level.max()
-    fig, axes = plt.subplots(
-        len(datasets),
-        len(models),
-        figsize=(2.6 * len(models), 2.8 * len(datasets)),
-        squeeze=False,
-        sharex=True,
-        sharey=True,
-    )
-    for row, dataset in enumerate(datasets):
-        for col, model in enumerate(models):
-            ax = axes[row][col]
-            ax.plot([0, 1], [0, 1], color="0.6", linewidth=1)
-            mine = evals[(evals.dataset == dataset) & (evals.model == model)]
-            curves = [("ε=0", mine[mine.noise_level == 0].drop_duplicates(["seed", "eval_seed"]))]
-            curves += [
-                (f"{t} ε={top:g}", mine[(mine.noise_type == t) & (mine.noise_level == top)])
-                for t in sorted(mine.noise_type.unique())
-                if top > 0
-            ]
-            for label, part in curves:
-                if part.empty or "reliability" not in part:
-                    continue
-                pooled = pooled_reliability(part.to_dict("records"))
-                seen = pooled["count"] > 0
-                ax.plot(pooled["confidence"][seen], pooled["accuracy"][seen], marker=".", label=label)
-            ax.set_title(f"{model} — {dataset}", fontsize=9)
-            if row == len(datasets) - 1:
-                ax.set_xlabel("confidence")
-            if col == 0:
-                ax.set_ylabel("accuracy")
-    axes[0][0].legend(fontsize=7)
+    ncols = min(columns, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.8 * ncols, 2.8 * nrows), squeeze=False, sharex=True, sharey=True)
+    for ax, (dataset, model) in zip(axes.flat, panels, strict=False):
+        ax.plot([0, 1], [0, 1], color="0.6", linewidth=1)
+        mine = evals[(evals.dataset == dataset) & (evals.model == model)]
+        curves = [("ε=0", mine[mine.noise_level == 0].drop_duplicates(["seed", "eval_seed"]))]
+        curves += [
+            (f"{t} ε={top:g}", mine[(mine.noise_type == t) & (mine.noise_level == top)])
+            for t in sorted(mine.noise_type.unique())
+            if top > 0
+        ]
+        for label, part in curves:
+            if part.empty or "reliability" not in part:
+                continue
+            pooled = pooled_reliability(part.to_dict("records"))
+            seen = pooled["count"] > 0
+            ax.plot(pooled["confidence"][seen], pooled["accuracy"][seen], marker=".", label=label)
+        ax.set_title(f"{model} — {dataset}", fontsize=9)
+        ax.set(xlabel="confidence", ylabel="accuracy")
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    if axes[0][0].get_legend_handles_labels()[0]:
+        axes[0][0].legend(fontsize=7)
     _save(fig, out_path)

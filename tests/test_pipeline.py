@@ -70,27 +70,12 @@ def _job_counts(dry_run_output: str) -> dict[str, int]:
 
 # A module edit -> the jobs whose stage imports it (pdf_core.codedeps), downstream jobs included, each
 # behind its settings stamp (workflow/rules/settings.smk): 2 models x 2 seeds, one noise type.
+TRAINED = {"train": 4, "evaluate": 4, "aggregate": 1, "all": 1}  # every run retrained and re-evaluated
+ENCODED = {"encode_clean": 1, "encode_noisy": 1, **TRAINED}
 CODE_EDITS = {
-    "pdf_core/seeding.py": {"settings": 5, "train": 4, "evaluate": 4, "aggregate": 1, "all": 1},
-    "pdf_core/noise.py": {
-        "settings": 6,
-        "encode_clean": 1,
-        "encode_noisy": 1,
-        "train": 4,
-        "evaluate": 4,
-        "aggregate": 1,
-        "all": 1,
-    },
-    "pdf_core/features/encoders.py": {
-        "settings": 7,
-        "features": 1,
-        "encode_clean": 1,
-        "encode_noisy": 1,
-        "train": 4,
-        "evaluate": 4,
-        "aggregate": 1,
-        "all": 1,
-    },
+    "pdf_core/seeding.py": {"settings": 5, **TRAINED},
+    "pdf_core/noise.py": {"settings": 6, **ENCODED},
+    "pdf_core/features/encoders.py": {"settings": 7, "features": 1, **ENCODED},
     "pdf_core/models/qmf.py": {"settings": 3, "train": 2, "evaluate": 2, "aggregate": 1, "all": 1},
     "pdf_core/aggregate.py": {"settings": 1, "aggregate": 1, "all": 1},
 }
