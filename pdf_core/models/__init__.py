@@ -2,9 +2,9 @@
 
 Each module of this package except ``base`` is one model, named after the module (``qmf.py`` ->
 ``qmf``). It defines ``MODEL``, its :class:`~pdf_core.models.base.FusionModel` subclass, and
-``SETTINGS``, its own hyper-parameters as JSON-schema properties with a ``default`` each, and
 ``GROUP``, its row group in the paper-style tables (``unimodal``, ``static`` or ``dynamic`` fusion),
-both plain literals. The schema of ``params.yaml`` (``grid.models`` and the keys allowed under
+and, when it has hyper-parameters of its own, ``SETTINGS``: JSON-schema properties with a
+``default`` each. Both are plain literals. The schema of ``params.yaml`` (``grid.models`` and the keys allowed under
 ``models.<name>``), the Snakemake wildcard constraint and the code inputs of each train job come
 from here. Names and settings are read from the source without importing the module, so building
 the workflow's DAG never imports torch.
@@ -37,19 +37,24 @@ def _check_name(name: str) -> None:
 GROUPS = ("unimodal", "static", "dynamic")
 
 
-def _module_literal(name: str, variable: str):
+_MISSING = object()
+
+
+def _module_literal(name: str, variable: str, default=_MISSING):
     _check_name(name)
     path = model_file(name)
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == variable for t in node.targets):
             return ast.literal_eval(node.value)
-    raise ValueError(f"{path}: a model module must define {variable} as a literal (pdf_core/models/__init__.py)")
+    if default is _MISSING:
+        raise ValueError(f"{path}: a model module must define {variable} as a literal (pdf_core/models/__init__.py)")
+    return default
 
 
 @functools.cache
 def model_settings(name: str) -> dict[str, dict]:
     """The ``SETTINGS`` literal of model ``name``: its own keys as JSON-schema properties."""
-    settings = _module_literal(name, "SETTINGS")
+    settings = _module_literal(name, "SETTINGS", default={})
     missing = [key for key, prop in settings.items() if "default" not in prop]
     if missing:
         raise ValueError(f"{model_file(name)}: SETTINGS keys {missing} have no 'default'")

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from pdf_core.models.base import FusionModel, text_head
 
-# the row group of the paper-style tables: unimodal | static (fusion) | dynamic (fusion)
 GROUP = "unimodal"
-# this model's own keys under `models.bert` (read by the registry without importing torch)
-SETTINGS = {}
 
 
 class Bert(FusionModel):

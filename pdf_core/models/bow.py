@@ -6,10 +6,7 @@ from torch import nn
 
 from pdf_core.models.base import FusionModel
 
-# the row group of the paper-style tables: unimodal | static (fusion) | dynamic (fusion)
 GROUP = "unimodal"
-# this model's own keys under `models.bow` (read by the registry without importing torch)
-SETTINGS = {}
 
 
 class BoW(FusionModel):

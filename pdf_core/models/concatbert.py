@@ -25,7 +25,6 @@ def mlp(in_dim: int, hidden: list[int], out_dim: int, dropout: float, batch_norm
     return nn.Sequential(*layers)
 
 
-# the row group of the paper-style tables: unimodal | static (fusion) | dynamic (fusion)
 GROUP = "static"
 # this model's own keys under `models.concatbert` (read by the registry without importing torch)
 SETTINGS = {

@@ -7,10 +7,7 @@ from torch import nn
 
 from pdf_core.models.base import FusionModel
 
-# the row group of the paper-style tables: unimodal | static (fusion) | dynamic (fusion)
 GROUP = "static"
-# this model's own keys under `models.concatbow` (read by the registry without importing torch)
-SETTINGS = {}
 
 
 class ConcatBoW(FusionModel):

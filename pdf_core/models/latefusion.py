@@ -6,10 +6,7 @@ import torch
 
 from pdf_core.models.base import LateFusionBase
 
-# the row group of the paper-style tables: unimodal | static (fusion) | dynamic (fusion)
 GROUP = "static"
-# this model's own keys under `models.latefusion` (read by the registry without importing torch)
-SETTINGS = {}
 
 
 class LateFusion(LateFusionBase):

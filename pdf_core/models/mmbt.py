@@ -60,7 +60,6 @@ def load_bert(hp: RunSettings, bert_config=None) -> nn.Module:
     return load_pretrained(AutoModel, source)
 
 
-# the row group of the paper-style tables: unimodal | static (fusion) | dynamic (fusion)
 GROUP = "static"
 # this model's own keys under `models.mmbt` (read by the registry without importing torch)
 SETTINGS = {

@@ -85,7 +85,6 @@ def fusion_weights(conf_txt, conf_img, rc_txt=None, rc_img=None) -> tuple[torch.
     return w[:, 0], w[:, 1]
 
 
-# the row group of the paper-style tables: unimodal | static (fusion) | dynamic (fusion)
 GROUP = "dynamic"
 # this model's own keys under `models.pdf` (read by the registry without importing torch)
 SETTINGS = {

@@ -78,7 +78,6 @@ def rank_loss(
     return F.margin_ranking_loss(confidence, conf2 + margin / safe_target, -target, margin=0.0)
 
 
-# the row group of the paper-style tables: unimodal | static (fusion) | dynamic (fusion)
 GROUP = "dynamic"
 # this model's own keys under `models.qmf` (read by the registry without importing torch)
 SETTINGS = {

@@ -67,7 +67,6 @@ def evidential_loss(alpha: torch.Tensor, labels: torch.Tensor, annealing_coef: f
     return (ce + annealing_coef * kl_to_uniform(alpha_tilde)).mean()
 
 
-# the row group of the paper-style tables: unimodal | static (fusion) | dynamic (fusion)
 GROUP = "dynamic"
 # this model's own keys under `models.tmc` (read by the registry without importing torch)
 SETTINGS = {
