@@ -65,7 +65,7 @@ rule prepare_all:
 rule evaluate_all:
     input:
         ALL_EVALS,
-        lambda w: settings_targets(*DATA_FAMILIES, "train", "evaluate"),
+        lambda w: settings_targets(*DATA_FAMILIES, *MODEL_FAMILIES),
 
 
 include: "workflow/rules/data.smk"

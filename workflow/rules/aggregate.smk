@@ -26,7 +26,7 @@ rule aggregate:
         "benchmarks/aggregate.tsv"
     params:
         out_dir=paths.RESULTS_DIR,
-        significance=config["significance"],
+        settings=family_settings("aggregate"),
     shell:
         "python -m pdf_core --params {PARAMS_FILE:q} aggregate --out-dir {params.out_dir:q} {input.evals:q}"
         " > {log:q} 2>&1"

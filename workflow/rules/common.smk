@@ -33,6 +33,47 @@ RESULT = paths.result_files()
 RESULTS = list(RESULT.values())
 
 
+# Rule families (settings.smk): per dataset, per dataset x model, and the aggregate (one for all).
+DATA_FAMILIES = ("raw_data", "splits", "glove", "features", "encode")
+MODEL_FAMILIES = ("train", "evaluate")
+
+
+def raw_data_stage(dataset):
+    """The CLI stage that puts a dataset's raw data in place."""
+    return "generate" if config["datasets"][dataset]["kind"] == "synthetic" else "download"
+
+
+def family_settings(family, dataset=None, model=None):
+    """The configuration the jobs of one rule family read: their `params:`, and part of their settings
+    stamp (settings.smk); their data inputs are covered by the upstream families' stamps."""
+    if family == "aggregate":
+        return {"significance": config["significance"], "evals": [str(f) for f in ALL_EVALS]}
+    if family == "train":
+        return {"hparams": model_hparams(config, model, dataset)}
+    if family == "evaluate":
+        return {"hparams": model_hparams(config, model, dataset), "noise": config["noise"]}
+    ds = dataset_config(config, dataset)
+    if family == "raw_data":
+        return {k: ds.get(k) for k in ("kind", "raw_dir", "generate", "download")}
+    if family == "splits":
+        return {k: ds[k] for k in ("kind", "raw_dir", "split")}
+    if family == "glove":
+        return ds["glove_spec"]
+    if family == "features":
+        return {
+            "text_encoder": ds["text_encoder_spec"],
+            "image_size": config["features"]["image_size"],
+            "image_policy": config["features"]["image_policy"],
+        }
+    if family == "encode":
+        return {
+            "encoders": [ds[k] for k in ("text_encoder_spec", "image_encoder_spec", "glove_spec")],
+            "features": config["features"],
+            "noise": config["noise"],
+        }
+    raise ValueError(f"no settings family {family!r}")
+
+
 def frozen_mode(wildcards):
     return model_hparams(config, wildcards.model)["mode"] == "frozen"
 

@@ -10,8 +10,8 @@ rule raw_data:
     benchmark:
         "benchmarks/raw_data/{dataset}.tsv"
     params:
-        stage=lambda w: "generate" if ds_cfg(w)["kind"] == "synthetic" else "download",
-        dataset_cfg=lambda w: config["datasets"][w.dataset],
+        stage=lambda w: raw_data_stage(w.dataset),
+        settings=lambda w: family_settings("raw_data", w.dataset),
     shell:
         "python -m pdf_core --params {PARAMS_FILE:q} {params.stage} --dataset {wildcards.dataset:q}"
         " --marker {output.marker:q} > {log:q} 2>&1"
@@ -28,7 +28,7 @@ rule splits:
     benchmark:
         "benchmarks/splits/{dataset}.tsv"
     params:
-        split=lambda w: {k: config["datasets"][w.dataset][k] for k in ("kind", "raw_dir", "split")},
+        settings=lambda w: family_settings("splits", w.dataset),
     shell:
         "python -m pdf_core --params {PARAMS_FILE:q} splits --dataset {wildcards.dataset:q} > {log:q} 2>&1"
 
@@ -48,6 +48,6 @@ rule glove:
     benchmark:
         "benchmarks/glove/{dataset}.tsv"
     params:
-        glove=lambda w: ds_cfg(w)["glove_spec"],
+        settings=lambda w: family_settings("glove", w.dataset),
     shell:
         "python -m pdf_core --params {PARAMS_FILE:q} glove --dataset {wildcards.dataset:q} > {log:q} 2>&1"

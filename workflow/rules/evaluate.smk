@@ -15,8 +15,7 @@ rule evaluate:
     resources:
         gpu=1,
     params:
-        hparams=lambda w: model_hparams(config, w.model),
-        noise=config["noise"],
+        settings=lambda w: family_settings("evaluate", w.dataset, w.model),
     shell:
         "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} evaluate"
         " --dataset {wildcards.dataset:q} --model {wildcards.model} --seed {wildcards.seed} > {log:q} 2>&1"

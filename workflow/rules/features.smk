@@ -21,9 +21,7 @@ rule features:
     benchmark:
         "benchmarks/features/{dataset}.tsv"
     params:
-        text_encoder=lambda w: ds_cfg(w)["text_encoder_spec"],
-        image_size=config["features"]["image_size"],
-        image_policy=config["features"]["image_policy"],
+        settings=lambda w: family_settings("features", w.dataset),
     shell:
         "python -m pdf_core --params {PARAMS_FILE:q} features --dataset {wildcards.dataset:q} > {log:q} 2>&1"
 
@@ -31,10 +29,6 @@ rule features:
 ENCODE_INPUTS = dict(
     store=paths.feature_files("{dataset}"),
     glove=paths.glove_files("{dataset}")["vectors"],
-)
-ENCODE_PARAMS = dict(
-    encoders=lambda w: {k: ds_cfg(w)[k] for k in ("text_encoder_spec", "image_encoder_spec", "glove_spec")},
-    features=config["features"],
 )
 
 
@@ -52,7 +46,7 @@ rule encode_clean:
     resources:
         gpu=1,
     params:
-        **ENCODE_PARAMS,
+        settings=lambda w: family_settings("encode", w.dataset),
     shell:
         "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} encode"
         " --dataset {wildcards.dataset:q} > {log:q} 2>&1"
@@ -72,8 +66,7 @@ rule encode_noisy:
     resources:
         gpu=1,
     params:
-        **ENCODE_PARAMS,
-        noise_mode=config["noise"]["mode"],
+        settings=lambda w: family_settings("encode", w.dataset),
     shell:
         "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} encode"
         " --dataset {wildcards.dataset:q} --noise-type {wildcards.noise_type} > {log:q} 2>&1"

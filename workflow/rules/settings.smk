@@ -19,20 +19,15 @@ import json
 
 from snakemake.exceptions import WorkflowError
 
-
-def _raw_data_stage(dataset):
-    return "generate" if config["datasets"][dataset]["kind"] == "synthetic" else "download"
-
-
 # family -> its rules, its upstream families, where its stamps go (inside a DVC output), the CLI stage
 # whose code it runs, and what a new key makes stale. Families are per dataset, or per dataset x model
-# (train, evaluate), or one for the whole grid (aggregate).
+# (MODEL_FAMILIES), or one for the whole grid (aggregate); what each reads: family_settings (common.smk).
 SETTINGS_FAMILIES = {
     "raw_data": dict(
         rules=["raw_data"],
         upstream=[],
         stamp_dir="data/raw",
-        stage=_raw_data_stage,
+        stage=raw_data_stage,
         stale=lambda ds, m: [paths.raw_marker(ds)],
     ),  # never the raw data: it may be hand-placed
     "splits": dict(
@@ -82,33 +77,7 @@ SETTINGS_FAMILIES = {
         rules=["aggregate"], upstream=["evaluate"], stamp_dir="results", stage="aggregate", stale=lambda ds, m: RESULTS
     ),
 }
-DATA_FAMILIES = ("raw_data", "splits", "glove", "features", "encode")
 SETTINGS_FREE_RULES = {"all", "prepare_all", "evaluate_all", "settings"}  # targets only, no outputs of their own
-
-
-def _settings(family, dataset, model):
-    """The configuration a family's jobs read (their data inputs are covered by the upstream keys)."""
-    if family == "aggregate":
-        return {"significance": config["significance"], "evals": [str(f) for f in ALL_EVALS]}
-    if family in ("train", "evaluate"):
-        hparams = model_hparams(config, model, dataset)
-        return {"hparams": hparams, "noise": config["noise"]} if family == "evaluate" else {"hparams": hparams}
-    ds = dataset_config(config, dataset)
-    return {
-        "raw_data": lambda: {k: ds.get(k) for k in ("kind", "raw_dir", "generate", "download")},
-        "splits": lambda: {k: ds[k] for k in ("kind", "raw_dir", "split")},
-        "glove": lambda: ds["glove_spec"],
-        "features": lambda: {
-            "text_encoder": ds["text_encoder_spec"],
-            "image_size": config["features"]["image_size"],
-            "image_policy": config["features"]["image_policy"],
-        },
-        "encode": lambda: {
-            "encoders": [ds[k] for k in ("text_encoder_spec", "image_encoder_spec", "glove_spec")],
-            "features": config["features"],
-            "noise": config["noise"],
-        },
-    }[family]()
 
 
 def _owners(family, dataset, model):
@@ -124,19 +93,17 @@ def _file_digest(path):
 
 
 def settings_content(family, dataset=None, model=None):
+    """What a family's key hashes (and its stamp holds): its settings, its code, its upstream keys."""
     spec = SETTINGS_FAMILIES[family]
     stage = spec["stage"](dataset) if callable(spec["stage"]) else spec["stage"]
-    code_files = code(stage, model if family in ("train", "evaluate") else None)
+    code_files = code(stage, model if family in MODEL_FAMILIES else None)
     upstream = {
-        up: [
-            settings_key(up, ds, m if up in ("train", "evaluate") else None)
-            for ds, m in _owners(family, dataset, model)
-        ]
+        up: [settings_key(up, ds, m if up in MODEL_FAMILIES else None) for ds, m in _owners(family, dataset, model)]
         for up in spec["upstream"]
     }
     return {
         "family": family,
-        "settings": _settings(family, dataset, model),
+        "settings": family_settings(family, dataset, model),
         "code": {str(Path(f).relative_to(workflow.basedir)): _file_digest(f) for f in code_files},
         "upstream": upstream,
     }
@@ -163,7 +130,7 @@ for _ds in DATASETS:
     for _family in DATA_FAMILIES:
         SETTINGS_STAMPS[settings_stamp(_family, _ds)] = (_family, _ds, None)
     for _m in GRID["models"]:
-        for _family in ("train", "evaluate"):
+        for _family in MODEL_FAMILIES:
             SETTINGS_STAMPS[settings_stamp(_family, _ds, _m)] = (_family, _ds, _m)
 SETTINGS_STAMPS[settings_stamp("aggregate")] = ("aggregate", None, None)
 
@@ -187,7 +154,7 @@ def _upstream_stamps(wildcards):
         f"{wildcards.stamp_dir}/.settings/{wildcards.owner}.{wildcards.family}.{wildcards.key}.json"
     )
     return [
-        settings_stamp(up, ds, m if up in ("train", "evaluate") else None)
+        settings_stamp(up, ds, m if up in MODEL_FAMILIES else None)
         for up in SETTINGS_FAMILIES[family]["upstream"]
         for ds, m in _owners(family, dataset, model)
     ]

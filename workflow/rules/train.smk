@@ -17,7 +17,8 @@ rule train:
     resources:
         gpu=1,
     params:
-        hparams=lambda w: model_hparams(config, w.model),  # only this model's settings: edits rerun only its jobs
+        # only this model's settings, hashed into its stamp (settings.smk): edits rerun only its jobs
+        settings=lambda w: family_settings("train", w.dataset, w.model),
     shell:
         "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} train"
         " --dataset {wildcards.dataset:q} --model {wildcards.model} --seed {wildcards.seed} > {log:q} 2>&1"
