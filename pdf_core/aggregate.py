@@ -104,26 +104,36 @@ def markdown_table(
         ]
         lines += [f"| {model} | " + " | ".join(row) + " |" for model, row in table.iterrows()]
         lines.append("")
-    lines.append(_seeds_line(summary))
-    if significance_cfg is not None:
-        lines.append(
-            f"† differs from {significance_cfg['baseline']} at α = {significance_cfg['alpha']} (paired t-test over "
-            "train seeds); differences, intervals and both tests: significance.md."
-        )
+    lines += [_seeds_line(summary), *_dagger_note(significance_cfg)]
     return "\n".join(lines) + "\n"
 
 
-def html_table(summary: pd.DataFrame) -> str:
-    """The same tables as a standalone HTML page (shown inline by `snakemake --report`)."""
+def _dagger_note(significance_cfg: dict | None) -> list[str]:
+    if significance_cfg is None:
+        return []
+    return [
+        f"† differs from {significance_cfg['baseline']} at α = {significance_cfg['alpha']} (paired t-test over "
+        "train seeds); differences, intervals and both tests: significance.md."
+    ]
+
+
+def html_page(title: str, body: str) -> str:
+    """A standalone HTML page (what `snakemake --report` shows inline)."""
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+        "<style>body{font-family:sans-serif} td,th{padding:4px 10px;text-align:right}</style></head>"
+        f"<body><h1>{title}</h1>{body}</body></html>\n"
+    )
+
+
+def html_table(summary: pd.DataFrame, marked: set[tuple] = frozenset(), significance_cfg: dict | None = None) -> str:
+    """The same tables as markdown_table, as a page."""
     body = "".join(
         f"<h2>{dataset}</h2>{table.to_html(border=1, index_names=False)}"
-        for dataset, table in accuracy_tables(summary).items()
+        for dataset, table in accuracy_tables(summary, marked).items()
     )
-    return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{TITLE}</title>"
-        "<style>body{font-family:sans-serif} td,th{padding:4px 10px;text-align:right}</style></head>"
-        f"<body><h1>{TITLE}</h1>{body}<p>{_seeds_line(summary)}</p></body></html>\n"
-    )
+    notes = "".join(f"<p>{line}</p>" for line in [_seeds_line(summary), *_dagger_note(significance_cfg)])
+    return html_page(TITLE, body + notes)
 
 
 def dvc_metrics(summary: pd.DataFrame) -> dict:
@@ -140,15 +150,15 @@ def aggregate(eval_paths: list[Path], out_dir: Path, significance_cfg: dict) -> 
     evals = load_evaluations(eval_paths)
     summary = summarize(evals)
     pairs = significance.significance_table(evals, significance_cfg)
-    marked = significant_cells(pairs)
+    marked, alpha = significant_cells(pairs), significance_cfg["alpha"]
     with atomic_path(out["csv"], suffix=".csv") as tmp:
         summary.to_csv(tmp, index=False, float_format="%.6f")
     with atomic_path(out["significance_csv"], suffix=".csv") as tmp:
         pairs.to_csv(tmp, index=False, float_format="%.6g")
     write_text(out["md"], markdown_table(summary, marked, significance_cfg))
-    write_text(out["significance_md"], significance.markdown(pairs, significance_cfg["alpha"]))
-    write_text(out["significance_html"], significance.html(pairs, significance_cfg["alpha"]))
-    write_text(out["html"], html_table(summary))
+    write_text(out["significance_md"], significance.markdown(pairs, alpha))
+    write_text(out["significance_html"], html_page(significance.HTML_TITLE, significance.html_body(pairs, alpha)))
+    write_text(out["html"], html_table(summary, marked, significance_cfg))
     write_text(out["tex"], paper_tables.summary_tex(summary))
     write_text(out["table2"], paper_tables.table2_tex(summary))
     write_json(out["metrics"], dvc_metrics(summary))

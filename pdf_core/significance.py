@@ -112,9 +112,11 @@ def markdown(table: pd.DataFrame, alpha: float) -> str:
     return "\n".join(lines)
 
 
-def html(table: pd.DataFrame, alpha: float) -> str:
-    """The same table as a standalone page (shown inline by `snakemake --report`)."""
-    title = "Paired differences over train seeds (accuracy points)"
+HTML_TITLE = "Paired differences over train seeds (accuracy points)"
+
+
+def html_body(table: pd.DataFrame, alpha: float) -> str:
+    """The same table for a page (pdf_core.aggregate.html_page; shown inline by `snakemake --report`)."""
     body = "<p>No pairs to compare.</p>"
     if not table.empty:
         n = int(table.n_seeds.max())
@@ -130,8 +132,4 @@ def html(table: pd.DataFrame, alpha: float) -> str:
             f"<h2>{dataset}</h2>{part[columns].to_html(index=False, border=1, float_format='%.3g')}"
             for dataset, part in shown.groupby("dataset")
         )
-    return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
-        "<style>body{font-family:sans-serif} td,th{padding:4px 10px;text-align:right}</style></head>"
-        f"<body><h1>{title}</h1>{body}</body></html>\n"
-    )
+    return body
