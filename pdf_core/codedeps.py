@@ -67,20 +67,24 @@ def _module_imports(path: Path) -> frozenset[str]:
     return frozenset(_imported_modules(_runtime_nodes(ast.parse(path.read_text(encoding="utf-8")))))
 
 
+def _reachable(start, successors) -> set:
+    """``start`` and everything reachable from it through ``successors(item)``."""
+    todo, seen = list(start), set()
+    while todo:
+        item = todo.pop()
+        if item not in seen:
+            seen.add(item)
+            todo.extend(successors(item))
+    return seen
+
+
 def closure(modules: set[str], opaque: frozenset[str] = frozenset()) -> set[Path]:
     """Files of ``modules`` and of every package module they import, transitively.
 
     The imports of an ``opaque`` module are not followed (its file still counts).
     """
-    todo, seen = list(modules), set()
-    while todo:
-        module = todo.pop()
-        if module in seen:
-            continue
-        seen.add(module)
-        if module not in opaque:
-            todo.extend(_module_imports(module_file(module)) - seen)
-    return {module_file(m) for m in seen}
+    reached = _reachable(modules, lambda m: () if m in opaque else _module_imports(module_file(m)))
+    return {module_file(m) for m in reached}
 
 
 def _entry_imports(tree: ast.Module, function: str) -> set[str]:
@@ -88,16 +92,9 @@ def _entry_imports(tree: ast.Module, function: str) -> set[str]:
     functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     if function not in functions:
         raise ValueError(f"{PACKAGE}.cli has no function {function!r}")
-    todo, seen, found = [function], set(), set()
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        nodes = list(ast.walk(functions[name]))
-        found |= _imported_modules(nodes)
-        todo.extend(n.id for n in nodes if isinstance(n, ast.Name) and n.id in functions)
-    return found
+    nodes = {name: list(ast.walk(node)) for name, node in functions.items()}
+    called = _reachable([function], lambda f: [n.id for n in nodes[f] if isinstance(n, ast.Name) and n.id in functions])
+    return set().union(*(_imported_modules(nodes[f]) for f in called))
 
 
 @functools.cache

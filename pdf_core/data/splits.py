@@ -17,7 +17,7 @@ from pdf_core.paths import SPLITS
 log = logging.getLogger(__name__)
 
 # The registry of dataset kinds: kind -> module with build_splits(raw_dir, options) and, for real
-# data, resolve_root(raw_dir). The schema's `datasets.*.kind` enum and the CLI choices come from it.
+# data, resolve_root(raw_dir). The schema's `datasets.*.kind` enum must list the same kinds (a test ties them).
 DATASET_KINDS = {
     "synthetic": "pdf_core.data.synthetic",
     "mvsa_single": "pdf_core.data.mvsa",

@@ -4,9 +4,9 @@ Each module of this package except ``base`` is one model, named after the module
 ``qmf``). It defines ``MODEL``, its :class:`~pdf_core.models.base.FusionModel` subclass, and
 ``GROUP``, its row group in the paper-style tables (``unimodal``, ``static`` or ``dynamic`` fusion),
 and, when it has hyper-parameters of its own, ``SETTINGS``: JSON-schema properties with a
-``default`` each. Both are plain literals. The schema of ``params.yaml`` (``grid.models`` and the keys allowed under
-``models.<name>``), the Snakemake wildcard constraint and the code inputs of each train job come
-from here. Names and settings are read from the source without importing the module, so building
+``default`` each. Both are plain literals. The schema of ``params.yaml`` (``grid.models`` and the
+keys allowed under ``models.<name>``), the Snakemake wildcard constraint and the row groups of the
+paper-style tables come from here. Names and settings are read from the source without importing the module, so building
 the workflow's DAG never imports torch.
 """
 
