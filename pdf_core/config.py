@@ -60,7 +60,7 @@ def load_schema() -> dict:
     schema = yaml.safe_load(_schema_text())
     defs = schema["$defs"]
     defs["modelName"]["enum"] = model_names()
-    schema["properties"]["models"]["properties"] = {
+    defs["modelOverrides"]["properties"] = {
         name: {
             "type": "object",
             "additionalProperties": False,
@@ -114,20 +114,6 @@ def load_params(path: str | Path = "params.yaml") -> dict:
     if not isinstance(params, dict):
         raise ParamsError(f"{path}: expected a mapping at the top level")
     return validate_params(params, source=str(path))
-
-
-def model_hparams(params: dict, model: str, dataset: str | None = None) -> dict[str, Any]:
-    """`train` and the model's own defaults overlaid with `models.<model>`: everything one run of `model` uses.
-
-    With ``dataset``, also the dataset's text encoder source (MMBT builds its BERT from it).
-    """
-    hp = copy.deepcopy(params["train"])
-    hp.update({key: copy.deepcopy(prop["default"]) for key, prop in model_settings(model).items()})
-    hp.update(copy.deepcopy(params.get("models", {}).get(model) or {}))
-    if dataset is not None:
-        text_encoder = params["datasets"][dataset]["text_encoder"]
-        hp["text_encoder_source"] = params["encoders"]["text"][text_encoder]["source"]
-    return hp
 
 
 def dataset_config(params: dict, dataset: str) -> dict[str, Any]:

@@ -13,11 +13,11 @@ from pdf_core.config import (
     ParamsError,
     load_params,
     load_schema,
-    model_hparams,
     typed_overrides,
     validate_params,
     write_resolved,
 )
+from pdf_core.settings import model_hparams
 from tests.conftest import PROJECT_ROOT, snakemake_exe
 
 

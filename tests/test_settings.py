@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from pdf_core.config import load_params, model_hparams
-from pdf_core.settings import RunSettings, make_settings, run_settings
+from pdf_core.config import load_params
+from pdf_core.settings import RunSettings, make_settings, model_hparams, run_settings
 from tests.conftest import PROJECT_ROOT
 
 

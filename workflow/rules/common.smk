@@ -2,9 +2,10 @@
 # (Snakemake's linter wants functions kept apart from the rule definitions.)
 from pdf_core import paths
 from pdf_core.codedeps import model_files, stage_files
-from pdf_core.config import dataset_config, model_hparams
+from pdf_core.config import dataset_config
 from pdf_core.grid import conditions
 from pdf_core.models import model_names
+from pdf_core.settings import model_hparams
 
 GRID = config["grid"]
 DATASETS = GRID["datasets"]
@@ -75,7 +76,7 @@ def family_settings(family, dataset=None, model=None):
 
 
 def frozen_mode(wildcards):
-    return model_hparams(config, wildcards.model)["mode"] == "frozen"
+    return model_hparams(config, wildcards.model, wildcards.dataset)["mode"] == "frozen"
 
 
 def train_inputs(w):
