@@ -231,6 +231,14 @@ def cmd_aggregate(args) -> None:
     aggregate(files, Path(args.out_dir), _params(args)["significance"])
 
 
+def cmd_show_config(args) -> None:
+    from pdf_core.config import load_params
+    from pdf_core.show_config import show_config
+
+    params = load_params(args.params, tuple(args.configfile))
+    print(show_config(params, args.dataset, args.model, args.md))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pdf_core", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -302,6 +310,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--run-dir")
+
+    p = stage(
+        "show-config",
+        cmd_show_config,
+        "print the fully resolved settings of each run (dataset x model of the grid) as JSON, or tables with --md",
+    )
+    p.add_argument(
+        "--configfile",
+        action="append",
+        default=[],
+        help="a preset overlaid on --params as `snakemake --configfile` does (repeatable), e.g. configs/paper.yaml",
+    )
+    p.add_argument("--dataset", help="only this dataset (default: grid.datasets)")
+    p.add_argument("--model", help="only this model (default: grid.models)")
+    p.add_argument("--md", action="store_true", help="markdown: a table per dataset, a column per model")
 
     p = stage("aggregate", cmd_aggregate, "summary.csv/.md, metrics.json and plots from evaluation JSONs")
     p.add_argument("--out-dir", default="results")

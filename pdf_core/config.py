@@ -102,8 +102,7 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
     return params
 
 
-def load_params(path: str | Path = "params.yaml") -> dict:
-    path = Path(path)
+def _read_mapping(path: Path) -> dict:
     if not path.exists():
         raise ParamsError(f"{path}: file not found; run from the project root or pass --params")
     with open(path, encoding="utf-8") as fh:
@@ -113,7 +112,28 @@ def load_params(path: str | Path = "params.yaml") -> dict:
             raise ParamsError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(params, dict):
         raise ParamsError(f"{path}: expected a mapping at the top level")
-    return validate_params(params, source=str(path))
+    return params
+
+
+def overlay(base: dict, update: dict) -> dict:
+    """``update`` over ``base`` as Snakemake merges a ``--configfile``: mappings key by key, recursively;
+    any other value, lists included, replaced. A preset therefore restates whole grid lists, and
+    cannot remove a key (it must override every `models.<name>` key of params.yaml it does not want)."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = overlay(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_params(path: str | Path = "params.yaml", configfiles: tuple[str | Path, ...] = ()) -> dict:
+    """``path`` overlaid by each of ``configfiles`` in turn (``snakemake --configfile``), validated."""
+    params = _read_mapping(Path(path))
+    for configfile in configfiles:
+        params = overlay(params, _read_mapping(Path(configfile)))
+    return validate_params(params, source=" + ".join(str(p) for p in (path, *configfiles)))
 
 
 def dataset_config(params: dict, dataset: str) -> dict[str, Any]:
