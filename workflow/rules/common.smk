@@ -30,6 +30,12 @@ def eval_files(dataset, model, seed):
 
 
 ALL_EVALS = [f for ds in DATASETS for m in GRID["models"] for s in GRID["seeds"] for f in eval_files(ds, m, s)]
+# GloVe text files by source path -> their name under encoders.glove (the packaged ones need no file)
+GLOVE_FILES = {
+    spec["source"]: name
+    for name, spec in config["encoders"]["glove"].items()
+    if not spec["source"].startswith("package:")
+}
 RESULT = paths.result_files()
 RESULTS = list(RESULT.values())
 
