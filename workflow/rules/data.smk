@@ -38,12 +38,12 @@ rule glove_source:
     `download` block when it is not in place (a hand-placed file makes this job unnecessary)."""
     output:
         "{glove_source}",
-    wildcard_constraints:
-        glove_source="|".join(re.escape(source) for source in GLOVE_FILES),
     log:
         "logs/glove_source/{glove_source}.log",
     benchmark:
         "benchmarks/glove_source/{glove_source}.tsv"
+    wildcard_constraints:
+        glove_source="|".join(re.escape(source) for source in GLOVE_FILES),
     params:
         name=lambda w: GLOVE_FILES[w.glove_source],
     shell:
