@@ -182,3 +182,50 @@ def test_trainer_steps_the_planned_micro_batches(tmp_path, mode):
         expected += [sum(2 ** int(row) for k in group for row in micro_batches[k]) for group in groups]
     assert stepped == expected
     assert run.state["step"] == len(expected) == {"step": 6, "drop": 5}[mode]
+
+
+def test_resume_continues_bertadam_drop_and_plateau_exactly(tmp_path):
+    """An epoch-end restart from last.pt (per-parameter BertAdam steps, plateau, dropped groups) equals no restart."""
+    from pdf_core.models import build_model
+
+    n, seed = 40, 3
+    hp = settings(
+        "latefusion",
+        optimizer="bertadam",
+        weight_decay=0.01,
+        lr=0.01,
+        micro_batch=8,
+        grad_accum=2,
+        max_epochs=3,
+        partial_accumulation="drop",
+        lr_patience=0,
+    )
+    rng = np.random.default_rng(0)
+    inputs = SplitInputs(
+        {"txt": rng.normal(size=(n, 6)).astype(np.float32), "img": rng.normal(size=(n, 2, 3)).astype(np.float32)},
+        rng.integers(0, 3, n),
+    )
+    dims = InputDims(txt=6, img_regions=2, img=3, bow=1)
+
+    def new_run(run_dir):
+        torch.manual_seed(seed)
+        fusion = build_model("latefusion", dims, 3, hp, n)
+        return _Run(
+            RunModel(fusion), CPU, {"model": "latefusion", "hp": hp, "seed": seed, "n_classes": 3}, inputs, run_dir
+        )
+
+    dev_accs = {1: 0.5, 2: 0.4, 3: 0.3}  # epochs 2 and 3 are worse: patience 0 halves the lr twice
+    straight = new_run(tmp_path / "straight")
+    for epoch in (1, 2, 3):
+        straight.end_epoch(epoch, straight.train_epoch(epoch), dev_accs[epoch], 0.0)
+    first = new_run(tmp_path / "restarted")
+    first.end_epoch(1, first.train_epoch(1), dev_accs[1], 0.0)
+    restarted = new_run(tmp_path / "restarted")  # a new process: fresh model and optimizer, then last.pt
+    restarted.resume()
+    for epoch in (2, 3):
+        restarted.end_epoch(epoch, restarted.train_epoch(epoch), dev_accs[epoch], 0.0)
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, restarted.model.state_dict()[key]), key
+    assert straight.log_lines == restarted.log_lines and straight.state == restarted.state
+    # 5 micro-batches an epoch in groups of 2, run-wide: 2 + 3 + 2 steps; two plateau cuts
+    assert straight.state["step"] == 7 and straight.opt.param_groups[0]["lr"] == pytest.approx(0.01 / 4)
