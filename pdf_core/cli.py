@@ -250,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     def stage(name, func, help_text):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(func=func)
+        # also accepted after the stage name (`show-config --params FILE`); SUPPRESS keeps the global one
+        p.add_argument("--params", default=argparse.SUPPRESS, help="params file (default: params.yaml)")
         return p
 
     p = stage("generate", cmd_generate, "generate the synthetic default dataset into its raw directory")

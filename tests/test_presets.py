@@ -104,3 +104,16 @@ def test_paper_smoke_runs_every_method(tmp_path, cli_env):
     # bertadam's lr: group lr x warmup_linear(step / t_total, 0.1); t_total = 36 / 16 / 2 * 2 = 2.25
     # steps: 1 after epoch 1 (3 micro-batches, one dropped), 3 after epoch 2 (a short first group)
     assert [row["lr"] for row in mmbt_log] == pytest.approx([5e-5 * (1 - 1 / 2.25) / 0.9, 0.0])
+
+
+def test_show_config_cli_reads_params_after_the_stage(tmp_path, paper):
+    import subprocess
+    import sys
+
+    resolved = tmp_path / "resolved.yaml"
+    resolved.write_text(yaml.safe_dump(paper))
+    for args in (["--params", str(resolved), "show-config"], ["show-config", "--params", str(resolved)]):
+        cmd = [sys.executable, "-m", "pdf_core", *args, "--dataset", "food101", "--model", "pdf"]
+        out = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
+        pdf = json.loads(out)["food101"]["pdf"]
+        assert (pdf["micro_batch"], pdf["lr"], pdf["grad_accum"], pdf["confnet_weight_decay"]) == (32, 5e-5, 1, 1.0)
