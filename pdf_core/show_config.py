@@ -8,11 +8,12 @@ the ``train`` block; ``docs/recipes.md`` is this table for ``configs/paper.yaml`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 from pdf_core.models import model_names
-from pdf_core.settings import model_hparams, setting_layers
+from pdf_core.settings import model_hparams, setting_layers, settings_class
 
 
 def resolved_runs(params: dict, datasets: list[str], models: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -35,13 +36,14 @@ def _set_by(params: dict, dataset: str, models: list[str], key: str) -> str:
 
 
 def markdown(params: dict, datasets: list[str], models: list[str]) -> str:
-    """One table per dataset: a row per setting (train keys first, then the models' own), a column per model."""
+    """One table per dataset: a row per setting (`train` keys, then the models' own), a column per model."""
     runs = resolved_runs(params, datasets, models)
     out = []
     for ds in datasets:
-        keys: list[str] = []
+        keys: list[str] = []  # in the typed settings' field order, whatever order the file had
         for model in models:
-            keys += [k for k in runs[ds][model] if k not in keys]
+            keys += [f.name for f in dataclasses.fields(settings_class(model)) if f.name not in keys]
+        keys = [k for k in keys if any(k in runs[ds][m] for m in models)]
         out.append(f"### {ds}\n")
         out.append("| setting | " + " | ".join(models) + " | set by (above `train`) |")
         out.append("|---" * (len(models) + 2) + "|")
