@@ -231,6 +231,14 @@ def cmd_aggregate(args) -> None:
     aggregate(files, Path(args.out_dir), _params(args)["significance"])
 
 
+def cmd_show_config(args) -> None:
+    from pdf_core.config import load_params
+    from pdf_core.show_config import show_config
+
+    params = load_params(args.params, tuple(args.configfile))
+    print(show_config(params, args.dataset, args.model, args.md))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pdf_core", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -242,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     def stage(name, func, help_text):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(func=func)
+        # also accepted after the stage name (`show-config --params FILE`); SUPPRESS keeps the global one
+        p.add_argument("--params", default=argparse.SUPPRESS, help="params file (default: params.yaml)")
         return p
 
     p = stage("generate", cmd_generate, "generate the synthetic default dataset into its raw directory")
@@ -302,6 +312,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--run-dir")
+
+    p = stage(
+        "show-config",
+        cmd_show_config,
+        "print the fully resolved settings of each run (dataset x model of the grid) as JSON, or tables with --md",
+    )
+    p.add_argument(
+        "--configfile",
+        action="append",
+        default=[],
+        help="a preset overlaid on --params as `snakemake --configfile` does (repeatable), e.g. configs/paper.yaml",
+    )
+    p.add_argument("--dataset", help="only this dataset (default: grid.datasets)")
+    p.add_argument("--model", help="only this model (default: grid.models)")
+    p.add_argument("--md", action="store_true", help="markdown: a table per dataset, a column per model")
 
     p = stage("aggregate", cmd_aggregate, "summary.csv/.md, metrics.json and plots from evaluation JSONs")
     p.add_argument("--out-dir", default="results")

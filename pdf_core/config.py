@@ -60,7 +60,7 @@ def load_schema() -> dict:
     schema = yaml.safe_load(_schema_text())
     defs = schema["$defs"]
     defs["modelName"]["enum"] = model_names()
-    schema["properties"]["models"]["properties"] = {
+    defs["modelOverrides"]["properties"] = {
         name: {
             "type": "object",
             "additionalProperties": False,
@@ -102,8 +102,7 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
     return params
 
 
-def load_params(path: str | Path = "params.yaml") -> dict:
-    path = Path(path)
+def _read_mapping(path: Path) -> dict:
     if not path.exists():
         raise ParamsError(f"{path}: file not found; run from the project root or pass --params")
     with open(path, encoding="utf-8") as fh:
@@ -113,21 +112,28 @@ def load_params(path: str | Path = "params.yaml") -> dict:
             raise ParamsError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(params, dict):
         raise ParamsError(f"{path}: expected a mapping at the top level")
-    return validate_params(params, source=str(path))
+    return params
 
 
-def model_hparams(params: dict, model: str, dataset: str | None = None) -> dict[str, Any]:
-    """`train` and the model's own defaults overlaid with `models.<model>`: everything one run of `model` uses.
+def overlay(base: dict, update: dict) -> dict:
+    """``update`` over ``base`` as Snakemake merges a ``--configfile``: mappings key by key, recursively;
+    any other value, lists included, replaced. A preset therefore restates whole grid lists, and
+    cannot remove a key (it must override every `models.<name>` key of params.yaml it does not want)."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = overlay(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
-    With ``dataset``, also the dataset's text encoder source (MMBT builds its BERT from it).
-    """
-    hp = copy.deepcopy(params["train"])
-    hp.update({key: copy.deepcopy(prop["default"]) for key, prop in model_settings(model).items()})
-    hp.update(copy.deepcopy(params.get("models", {}).get(model) or {}))
-    if dataset is not None:
-        text_encoder = params["datasets"][dataset]["text_encoder"]
-        hp["text_encoder_source"] = params["encoders"]["text"][text_encoder]["source"]
-    return hp
+
+def load_params(path: str | Path = "params.yaml", configfiles: tuple[str | Path, ...] = ()) -> dict:
+    """``path`` overlaid by each of ``configfiles`` in turn (``snakemake --configfile``), validated."""
+    params = _read_mapping(Path(path))
+    for configfile in configfiles:
+        params = overlay(params, _read_mapping(Path(configfile)))
+    return validate_params(params, source=" + ".join(str(p) for p in (path, *configfiles)))
 
 
 def dataset_config(params: dict, dataset: str) -> dict[str, Any]:

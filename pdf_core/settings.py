@@ -1,10 +1,16 @@
 """The settings of one run, as a typed object: what the trainer, the evaluator and a model read.
 
-:func:`run_settings` builds it from a validated configuration: the ``train`` block, the model's own
-``SETTINGS`` defaults (``pdf_core/models/<name>.py``) and the ``models.<name>`` overrides, in that
-order — the same overlay as :func:`pdf_core.config.model_hparams`, which Snakemake uses as the
-train/evaluate jobs' params. Each model gets its own frozen dataclass (its keys are attributes, a
-misspelt one is an AttributeError at construction, not a silent default), built from its SETTINGS.
+Resolution order (:func:`setting_layers`; a later layer wins, key by key):
+
+1. ``train`` — every run's defaults;
+2. the model's own ``SETTINGS`` defaults (``pdf_core/models/<name>.py``; keys ``train`` does not have);
+3. ``models.<name>`` — the model's overrides;
+4. ``datasets.<dataset>.models.<name>`` — the model's overrides on that dataset only.
+
+:func:`model_hparams` merges them (Snakemake uses it as the train/evaluate jobs' params and settings
+stamps); :func:`run_settings` types the result. Each model gets its own frozen dataclass (its keys are
+attributes, a misspelt one is an AttributeError at construction, not a silent default), built from its
+SETTINGS.
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ import dataclasses
 import functools
 from typing import Any
 
-from pdf_core.config import model_hparams
 from pdf_core.models import model_settings
 
 _JSON_TYPES = {"number": float, "integer": int, "boolean": bool, "array": list, "string": str, "null": type(None)}
@@ -30,6 +35,7 @@ class RunSettings:
     patience: int | None
     micro_batch: int
     grad_accum: int
+    partial_accumulation: str
     optimizer: str
     lr: float
     weight_decay: float
@@ -76,6 +82,33 @@ def make_settings(model: str, values: dict[str, Any]) -> RunSettings:
     if unknown:
         raise ValueError(f"model {model!r} has no setting {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     return settings_class(model)(**values)
+
+
+def setting_layers(params: dict, model: str, dataset: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """The layers of one run's settings, lowest first, each named by where it comes from."""
+    layers = [
+        ("train", params["train"]),
+        (f"pdf_core/models/{model}.py SETTINGS", {key: prop["default"] for key, prop in model_settings(model).items()}),
+        (f"models.{model}", params.get("models", {}).get(model) or {}),
+    ]
+    if dataset is not None:
+        overrides = (params["datasets"][dataset].get("models") or {}).get(model) or {}
+        layers.append((f"datasets.{dataset}.models.{model}", overrides))
+    return [(name, copy.deepcopy(values)) for name, values in layers]
+
+
+def model_hparams(params: dict, model: str, dataset: str | None = None) -> dict[str, Any]:
+    """Everything one run of ``model`` (on ``dataset``) uses: the layers merged in order.
+
+    With ``dataset``, also its overrides and the dataset's text encoder source (MMBT builds its BERT from it).
+    """
+    hp: dict[str, Any] = {}
+    for _, values in setting_layers(params, model, dataset):
+        hp.update(values)
+    if dataset is not None:
+        text_encoder = params["datasets"][dataset]["text_encoder"]
+        hp["text_encoder_source"] = params["encoders"]["text"][text_encoder]["source"]
+    return hp
 
 
 def run_settings(params: dict, model: str, dataset: str | None = None) -> RunSettings:

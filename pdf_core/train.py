@@ -1,8 +1,10 @@
 """The trainer: one (dataset, model, seed) run.
 
-Micro-batch x gradient accumulation (effective batch = micro_batch * grad_accum), Adam or AdamW
-with linear warm-up, ReduceLROnPlateau on dev accuracy, best-dev checkpoint, max epochs and
-optional early-stopping patience. After every epoch the full state (model incl. QMF history,
+Micro-batch x gradient accumulation (effective batch = micro_batch * grad_accum; a partial last
+group of an epoch stepped or dropped, ``partial_accumulation``), the optimizer and its lr schedule
+(:mod:`pdf_core.optim`: Adam, AdamW with warm-up, the original's BertAdam), ReduceLROnPlateau on dev
+accuracy composed with that schedule, best-dev checkpoint, max epochs and optional early-stopping
+patience (``null``: best dev over all epochs). After every epoch the full state (model incl. QMF history,
 optimizer, schedulers, RNG, epoch, step) goes to ``last.pt``, so a killed run resumes where it was;
 ``last.pt`` is only resumed when its config fingerprint matches this run's.
 
@@ -26,6 +28,7 @@ from pdf_core.device import pick_device
 from pdf_core.faults import failpoint
 from pdf_core.inputs import RunModel, SplitInputs, build_run_model
 from pdf_core.io_utils import atomic_path, remove_stale_temps, write_json, write_text
+from pdf_core.optim import accumulation_groups, make_optimizer, optimizer_step
 from pdf_core.seeding import rng_state, seed_everything, set_rng_state
 from pdf_core.settings import RunSettings
 
@@ -79,20 +82,6 @@ def predict(
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
-def _make_optimizer(model: RunModel, hp: RunSettings, total_steps: int, device: torch.device):
-    params = [p for p in model.parameters() if p.requires_grad]
-    fused = device.type == "cuda"  # one kernel per step instead of one per parameter
-    if hp.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay, fused=fused)
-        warmup_steps = max(1, int(hp.warmup * total_steps))
-        warm = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup_steps))
-    else:
-        opt = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay, fused=fused)
-        warmup_steps, warm = 0, None
-    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", patience=hp.lr_patience, factor=hp.lr_factor)
-    return opt, warm, warmup_steps, plateau
-
-
 class _Run:
     """The moving parts of one training run: model, optimizer and schedulers, their state, the log."""
 
@@ -103,9 +92,12 @@ class _Run:
         self.hp = hp = identity["hp"]
         # the compiled wrapper shares parameters with `model`, which stays the object we checkpoint
         self.forward = torch.compile(self.model) if hp.compile else self.model
-        steps_per_epoch = math.ceil(math.ceil(self.n_train / hp.micro_batch) / hp.grad_accum)
-        self.opt, self.warm, self.warmup_steps, self.plateau = _make_optimizer(
-            self.model, hp, steps_per_epoch * hp.max_epochs, self.device
+        self.n_micro = math.ceil(self.n_train / hp.micro_batch)
+        # the fusion model may set its own weight decay on some parameters (PDF's confidence nets)
+        overrides = {f"fusion.{name}": wd for name, wd in model.fusion.weight_decay_overrides().items()}
+        self.opt, self.schedule = make_optimizer(self.model, hp, overrides, self.n_train, self.n_micro, device)
+        self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.opt, mode="max", patience=hp.lr_patience, factor=hp.lr_factor
         )
         self.fingerprint = fingerprint(dict(identity, hp=hp.as_dict(), n_train=self.n_train))
         self.state = {"epoch": 0, "step": 0, "best_acc": -1.0, "best_epoch": 0, "bad_epochs": 0, "stopped": False}
@@ -124,8 +116,6 @@ class _Run:
         self.model.load_state_dict(ckpt["model"])
         self.opt.load_state_dict(ckpt["optimizer"])
         self.plateau.load_state_dict(ckpt["plateau"])
-        if self.warm is not None:
-            self.warm.load_state_dict(ckpt["warmup"])
         set_rng_state(ckpt["rng"])
         self.state, self.log_lines = ckpt["state"], ckpt["log_lines"]
         log.info("resumed %s from epoch %d (step %d)", self.last_path.parent, self.state["epoch"], self.state["step"])
@@ -138,8 +128,9 @@ class _Run:
         order = np.random.default_rng([self.seed, epoch]).permutation(self.n_train)
         micro, accum = hp.micro_batch, hp.grad_accum
         micro_batches = [order[i : i + micro] for i in range(0, self.n_train, micro)]
+        step_after = {group[-1] for group in accumulation_groups(self.n_micro, accum, epoch, hp.partial_accumulation)}
         total_loss = 0.0
-        self.opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad(set_to_none=True)  # a group left over from the last epoch is dropped here
         for k, idx in enumerate(
             tqdm(
                 micro_batches,
@@ -162,12 +153,10 @@ class _Run:
                 )
             (loss / accum).backward()
             total_loss += loss.item() * len(idx)
-            if (k + 1) % accum == 0 or k + 1 == len(micro_batches):
-                self.opt.step()
+            if k in step_after:
+                optimizer_step(self.opt, self.schedule, self.state["step"])
                 self.opt.zero_grad(set_to_none=True)
                 self.state["step"] += 1
-                if self.warm is not None and self.state["step"] <= self.warmup_steps:
-                    self.warm.step()
         model.fusion.on_epoch_end(epoch)
         return total_loss / self.n_train
 
@@ -199,7 +188,8 @@ class _Run:
                     "epoch": epoch,
                     "train_loss": train_loss,
                     "dev_acc": dev_acc,
-                    "lr": self.opt.param_groups[0]["lr"],
+                    # the lr of the next step: ReduceLROnPlateau's lr times the schedule's factor
+                    "lr": self.opt.param_groups[0]["lr"] * self.schedule(self.state["step"]),
                     "seconds": round(seconds, 3),
                 }
             )
@@ -214,7 +204,6 @@ class _Run:
                 "model": self.model.state_dict(),
                 "optimizer": self.opt.state_dict(),
                 "plateau": self.plateau.state_dict(),
-                "warmup": self.warm.state_dict() if self.warm is not None else None,
                 "rng": rng_state(),
                 "state": state,
                 "log_lines": self.log_lines,

@@ -13,11 +13,11 @@ from pdf_core.config import (
     ParamsError,
     load_params,
     load_schema,
-    model_hparams,
     typed_overrides,
     validate_params,
     write_resolved,
 )
+from pdf_core.settings import model_hparams
 from tests.conftest import PROJECT_ROOT, snakemake_exe
 
 
@@ -102,6 +102,14 @@ def test_model_keys_are_checked_per_model(params):
     with pytest.raises(ParamsError, match="unknown key 'rank_weight' under 'models.bow'"):
         validate_params(bad)
     assert "rank_weight" in model_hparams(params, "qmf") and "rank_weight" not in model_hparams(params, "bow")
+    # per-dataset overrides take the same keys, checked the same way
+    bad = copy.deepcopy(params)
+    bad["datasets"]["synthetic"]["models"] = {"pdf": {"lr": 0.01, "rank_weight": 2}}
+    with pytest.raises(ParamsError, match="unknown key 'rank_weight' under 'datasets.synthetic.models.pdf'"):
+        validate_params(bad)
+    bad["datasets"]["synthetic"]["models"] = {"qmff": {}}
+    with pytest.raises(ParamsError, match="unknown key 'qmff' under 'datasets.synthetic.models'"):
+        validate_params(bad)
 
 
 def test_schema_lists_equal_the_registries():

@@ -52,7 +52,7 @@ def test_registry_matches_the_schema():
     )
     for name in model_names():
         assert model_class(name).__module__ == f"pdf_core.models.{name}"
-        allowed = schema["properties"]["models"]["properties"][name]["properties"]
+        allowed = schema["$defs"]["modelOverrides"]["properties"][name]["properties"]
         assert set(model_settings(name)) <= set(allowed) and "lr" in allowed
 
 

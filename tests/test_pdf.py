@@ -154,3 +154,16 @@ def test_default_confidence_net_is_the_official_shape():
     assert isinstance(model.img_conf[-1], nn.Sigmoid)
     relu = build_model("pdf", DIMS, 3, settings("pdf", dropout=0.0, confnet_hidden=[4], confnet_activation="relu"), 4)
     assert [type(m).__name__ for m in relu.txt_conf] == ["Linear", "ReLU", "Linear", "Sigmoid"]
+
+
+def test_confnet_weight_decay_names_the_official_layers():
+    # train_pdf.py decays `ConfidNet_txt.0.weight` and `ConfidNet_img.1.weight`: text net's first linear, image's second
+    assert build_model("pdf", DIMS, 3, settings("pdf"), 10).weight_decay_overrides() == {}
+    model = build_model("pdf", DIMS, 3, settings("pdf", confnet_weight_decay=1.0), 10)
+    assert model.weight_decay_overrides() == {"txt_conf.0.weight": 1.0, "img_conf.1.weight": 1.0}
+    assert model.img_conf[1].weight.shape == (DIMS.img_flat, 2 * DIMS.img_flat)  # Linear(2d, d)
+    relu = build_model("pdf", DIMS, 3, settings("pdf", confnet_weight_decay=1.0, confnet_activation="relu"), 10)
+    assert relu.weight_decay_overrides() == {"txt_conf.0.weight": 1.0, "img_conf.2.weight": 1.0}  # ReLU at 1
+    one_linear = build_model("pdf", DIMS, 3, settings("pdf", confnet_weight_decay=1.0, confnet_hidden=[]), 10)
+    with pytest.raises(ValueError, match="decays linear layer 2 of img_conf, which has 1"):
+        one_linear.weight_decay_overrides()

@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from pdf_core.config import load_params, model_hparams
-from pdf_core.settings import RunSettings, make_settings, run_settings
+from pdf_core.config import load_params
+from pdf_core.settings import RunSettings, make_settings, model_hparams, run_settings, setting_layers
 from tests.conftest import PROJECT_ROOT
 
 
@@ -37,3 +37,22 @@ def test_list_defaults_are_not_shared_and_unknown_keys_are_named(params):
     assert b.hidden == []
     with pytest.raises(ValueError, match="model 'bow' has no setting rank_weight"):
         make_settings("bow", dict(train, rank_weight=2))
+
+
+def test_resolution_order_train_model_dataset(params):
+    """train < the model's SETTINGS defaults < models.<m> < datasets.<d>.models.<m>, key by key."""
+    params["train"]["lr"] = 0.1
+    params["models"]["pdf"] = {"lr": 0.2, "micro_batch": 4}
+    params["datasets"]["synthetic"]["models"] = {"pdf": {"lr": 0.3, "calibrate": False}}
+    on_synthetic = run_settings(params, "pdf", "synthetic")
+    assert (on_synthetic.lr, on_synthetic.micro_batch, on_synthetic.calibrate) == (0.3, 4, False)
+    assert on_synthetic.max_epochs == params["train"]["max_epochs"]  # no layer above train sets it
+    on_food = run_settings(params, "pdf", "food101")  # another dataset: models.pdf, then the defaults
+    assert (on_food.lr, on_food.micro_batch, on_food.calibrate) == (0.2, 4, True)
+    assert run_settings(params, "qmf", "synthetic").lr == 0.1  # another model: train
+    assert [name for name, _ in setting_layers(params, "pdf", "synthetic")] == [
+        "train",
+        "pdf_core/models/pdf.py SETTINGS",
+        "models.pdf",
+        "datasets.synthetic.models.pdf",
+    ]

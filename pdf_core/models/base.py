@@ -50,6 +50,10 @@ class FusionModel(nn.Module):
     def on_epoch_end(self, epoch: int) -> None:
         """Hook for per-epoch state (QMF's history bookkeeping)."""
 
+    def weight_decay_overrides(self) -> dict[str, float]:
+        """Weight decay of some parameters (names relative to this model) instead of ``train.weight_decay``."""
+        return {}
+
 
 def text_head(dims: InputDims, n_classes: int, dropout: float) -> nn.Module:
     """BERT classifier head of the paper: dropout + linear on the pooled output."""

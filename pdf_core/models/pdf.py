@@ -17,6 +17,10 @@ code (``latefusion_pdf``) does it.
   scaled by ``du_m / du_other``, the other's by 1 (``rc_m = du_m / max(du_txt, du_img)``), before
   the softmax.
 * Loss = CE(fused) + CE(txt) + CE(img) + L1(txt TCP) + L1(img TCP).
+* ``confnet_weight_decay``: the official L2 weight decay (``--weight_decay 1`` in
+  ``shells/batch_train_latefusion_pdf.sh``) on exactly the parameters ``train_pdf.py``
+  (``get_optimizer``) names, ``ConfidNet_txt.0.weight`` and ``ConfidNet_img.1.weight``: the weight
+  of the text net's *first* linear layer and of the image net's *second* one.
 
 Guards (the official code has none beyond ``+1e-8``): the predicted TCPs are clamped to
 ``[eps, 1 - eps]`` before every log, so ``log(c_txt c_img) < 0`` and each holo-confidence lies in
@@ -92,7 +96,12 @@ SETTINGS = {
     "confnet_hidden": {"type": ["array", "null"], "items": {"type": "integer", "minimum": 1}, "default": None},
     "confnet_activation": {"enum": ["none", "relu"], "default": "none"},  # between the confidence-net linears
     "calibrate": {"type": "boolean", "default": True},  # relative calibration at evaluation
+    # weight decay of the text net's first and the image net's second linear weight (the official choice)
+    "confnet_weight_decay": {"type": "number", "minimum": 0, "default": 0.0},
 }
+
+# which linear layer of each confidence net the official code decays (0-based, in linear-layer order)
+DECAYED_LINEAR = {"txt_conf": 0, "img_conf": 1}
 
 
 class PDF(LateFusionBase):
@@ -105,6 +114,22 @@ class PDF(LateFusionBase):
         self.txt_conf = confidence_net(dims.txt, txt_hidden, activation)
         self.img_conf = confidence_net(dims.img_flat, img_hidden, activation)
         self.calibrate = bool(hp.calibrate)
+
+    def weight_decay_overrides(self) -> dict[str, float]:
+        decay = self.hp.confnet_weight_decay
+        if not decay:
+            return {}
+        names = {}
+        for net_name, which in DECAYED_LINEAR.items():
+            net = getattr(self, net_name)
+            linears = [str(i) for i, layer in enumerate(net) if isinstance(layer, nn.Linear)]
+            if which >= len(linears):
+                raise ValueError(
+                    f"models.pdf.confnet_weight_decay decays linear layer {which + 1} of {net_name}, which has "
+                    f"{len(linears)}; give confnet_hidden at least one width (null: the official [2d, d])"
+                )
+            names[f"{net_name}.{linears[which]}.weight"] = decay
+        return names
 
     def forward(self, feats):
         txt_f, img_f = feats["txt"], feats["img"].flatten(1)

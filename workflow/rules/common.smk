@@ -2,9 +2,10 @@
 # (Snakemake's linter wants functions kept apart from the rule definitions.)
 from pdf_core import paths
 from pdf_core.codedeps import model_files, stage_files
-from pdf_core.config import dataset_config, model_hparams
+from pdf_core.config import dataset_config
 from pdf_core.grid import conditions
 from pdf_core.models import model_names
+from pdf_core.settings import model_hparams
 
 GRID = config["grid"]
 DATASETS = GRID["datasets"]
@@ -29,6 +30,12 @@ def eval_files(dataset, model, seed):
 
 
 ALL_EVALS = [f for ds in DATASETS for m in GRID["models"] for s in GRID["seeds"] for f in eval_files(ds, m, s)]
+# GloVe text files by source path -> their name under encoders.glove (the packaged ones need no file)
+GLOVE_FILES = {
+    spec["source"]: name
+    for name, spec in config["encoders"]["glove"].items()
+    if not spec["source"].startswith("package:")
+}
 RESULT = paths.result_files()
 RESULTS = list(RESULT.values())
 
@@ -75,7 +82,7 @@ def family_settings(family, dataset=None, model=None):
 
 
 def frozen_mode(wildcards):
-    return model_hparams(config, wildcards.model)["mode"] == "frozen"
+    return model_hparams(config, wildcards.model, wildcards.dataset)["mode"] == "frozen"
 
 
 def train_inputs(w):

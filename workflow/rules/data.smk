@@ -33,6 +33,23 @@ rule splits:
         "python -m pdf_core --params {PARAMS_FILE:q} splits --dataset {wildcards.dataset:q} > {log:q} 2>&1"
 
 
+rule glove_source:
+    """A GloVe text file the configuration names (encoders.glove.<name>.source): downloaded from its
+    `download` block when it is not in place (a hand-placed file makes this job unnecessary)."""
+    output:
+        "{glove_source}",
+    log:
+        "logs/glove_source/{glove_source}.log",
+    benchmark:
+        "benchmarks/glove_source/{glove_source}.tsv"
+    wildcard_constraints:
+        glove_source="|".join(re.escape(source) for source in GLOVE_FILES),
+    params:
+        name=lambda w: GLOVE_FILES[w.glove_source],
+    shell:
+        "python -m pdf_core --params {PARAMS_FILE:q} download --glove {params.name:q} > {log:q} 2>&1"
+
+
 rule glove:
     """GloVe vectors of the dataset vocabulary (one streaming pass over the source)."""
     input:

@@ -77,7 +77,9 @@ SETTINGS_FAMILIES = {
         rules=["aggregate"], upstream=["evaluate"], stamp_dir="results", stage="aggregate", stale=lambda ds, m: RESULTS
     ),
 }
-SETTINGS_FREE_RULES = {"all", "prepare_all", "evaluate_all", "settings"}  # targets only, no outputs of their own
+# targets only, no outputs of their own; and glove_source, whose output is raw input (like the raw data,
+# possibly hand-placed): it is fetched when missing and never redone
+SETTINGS_FREE_RULES = {"all", "prepare_all", "evaluate_all", "settings", "glove_source"}
 
 
 def _owners(family, dataset, model):

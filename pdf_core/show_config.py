@@ -1,0 +1,69 @@
+"""``python -m pdf_core show-config``: the fully resolved settings of each run, as JSON or markdown.
+
+The settings are :func:`pdf_core.settings.model_hparams` of each dataset x model, exactly what the
+train and evaluate jobs read. The markdown form is one table per dataset: a row per setting, a column
+per model, and the layers (pdf_core/settings.py, resolution order) that set the row's values above
+the ``train`` block; ``docs/recipes.md`` is this table for ``configs/paper.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from pdf_core.models import model_names
+from pdf_core.settings import model_hparams, setting_layers, settings_class
+
+
+def resolved_runs(params: dict, datasets: list[str], models: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """{dataset: {model: settings}} of the given runs."""
+    return {ds: {m: model_hparams(params, m, ds) for m in models} for ds in datasets}
+
+
+def _cell(value: Any) -> str:
+    return (value if isinstance(value, str) else json.dumps(value)).replace("|", "\\|")
+
+
+def _set_by(params: dict, dataset: str, models: list[str], key: str) -> str:
+    """Layers above ``train`` that set ``key`` for any of ``models`` on ``dataset``, in resolution order."""
+    names: list[str] = []
+    for model in models:
+        for name, values in setting_layers(params, model, dataset)[1:]:
+            if key in values and name.startswith(("models.", "datasets.")) and name not in names:
+                names.append(name)
+    return ", ".join(names)
+
+
+def markdown(params: dict, datasets: list[str], models: list[str]) -> str:
+    """One table per dataset: a row per setting (`train` keys, then the models' own), a column per model."""
+    runs = resolved_runs(params, datasets, models)
+    out = []
+    for ds in datasets:
+        keys: list[str] = []  # in the typed settings' field order, whatever order the file had
+        for model in models:
+            keys += [f.name for f in dataclasses.fields(settings_class(model)) if f.name not in keys]
+        keys = [k for k in keys if any(k in runs[ds][m] for m in models)]
+        out.append(f"### {ds}\n")
+        out.append("| setting | " + " | ".join(models) + " | set by (above `train`) |")
+        out.append("|---" * (len(models) + 2) + "|")
+        for key in keys:
+            cells = [_cell(runs[ds][m][key]) if key in runs[ds][m] else "" for m in models]
+            out.append(f"| `{key}` | " + " | ".join(cells) + f" | {_set_by(params, ds, models, key)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def show_config(params: dict, dataset: str | None, model: str | None, md: bool) -> str:
+    """The text ``show-config`` prints: every run of the grid, or those of ``dataset`` / ``model``."""
+    for name, kind, known in (
+        (dataset, "dataset", params["datasets"]),
+        (model, "model", model_names()),
+    ):
+        if name is not None and name not in known:
+            raise ValueError(f"--{kind} {name!r} is not defined; known: {', '.join(sorted(known))}")
+    datasets = [dataset] if dataset else list(params["grid"]["datasets"])
+    models = [model] if model else list(params["grid"]["models"])
+    if md:
+        return markdown(params, datasets, models)
+    return json.dumps(resolved_runs(params, datasets, models), indent=2)

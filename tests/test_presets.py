@@ -1,0 +1,119 @@
+"""The presets in configs/: complete over params.yaml, documented in docs/recipes.md, runnable.
+
+* ``configs/paper.yaml`` restates every CPU default params.yaml sets under ``train`` and ``models``
+  (a --configfile merges mappings and cannot remove a key);
+* docs/recipes.md is ``show-config --md`` of it, with a source for every row;
+* ``snakemake -n --configfile configs/paper.yaml`` plans the whole paper grid without any data, and its
+  jobs read exactly what ``load_params(params.yaml, configs/paper.yaml)`` resolves;
+* (slow) ``configs/paper-smoke.yaml`` on top runs every method end to end on CPU.
+"""
+
+import json
+import re
+import shutil
+
+import pytest
+import yaml
+
+from pdf_core.config import load_params
+from pdf_core.models import model_names
+from pdf_core.show_config import markdown
+from tests.conftest import PROJECT_ROOT, snakemake_exe
+from tests.test_pipeline import _job_counts, _run
+
+PAPER = PROJECT_ROOT / "configs" / "paper.yaml"
+SMOKE = PROJECT_ROOT / "configs" / "paper-smoke.yaml"
+RECIPES = PROJECT_ROOT / "docs" / "recipes.md"
+
+
+def _yaml(path):
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return load_params(PROJECT_ROOT / "params.yaml", (PAPER,))
+
+
+def test_paper_restates_every_cpu_default():
+    defaults, preset = _yaml(PROJECT_ROOT / "params.yaml"), _yaml(PAPER)
+    assert set(preset["train"]) == set(defaults["train"])
+    for model, keys in defaults["models"].items():
+        missing = set(keys or {}) - set(preset["models"].get(model) or {})
+        assert not missing, f"configs/paper.yaml models.{model} must restate {sorted(missing)} (params.yaml sets them)"
+
+
+def test_paper_is_the_papers_grid(paper):
+    grid = paper["grid"]
+    assert grid["datasets"] == ["mvsa_single", "food101"] and sorted(grid["models"]) == model_names()
+    assert grid["seeds"] == grid["eval_seeds"] == [1, 2, 3, 4, 5] and grid["noise_levels"] == [0, 5, 10]
+    assert paper["datasets"]["mvsa_single"]["split"]["rule"] == "qmf"
+
+
+def _generated_block(text: str) -> str:
+    m = re.search(r"<!-- show-config:begin -->\n(.*?)\n<!-- show-config:end -->", text, re.S)
+    assert m, f"{RECIPES}: no show-config block"
+    return m.group(1)
+
+
+def test_recipes_md_is_the_resolved_preset(paper):
+    text = RECIPES.read_text(encoding="utf-8")
+    expected = markdown(paper, paper["grid"]["datasets"], paper["grid"]["models"])
+    assert _generated_block(text).strip() == expected.strip(), (
+        "docs/recipes.md is out of date: paste `python -m pdf_core show-config --configfile configs/paper.yaml --md`"
+    )
+    # every setting row of the tables has a source row
+    settings = set(re.findall(r"^\| `(\w+)` \|", expected, re.M))
+    sources = text.split("## Sources", 1)[1]
+    cited = {key for row in re.findall(r"^\| (.+?) \|", sources, re.M) for key in re.findall(r"`(\w+)`", row)}
+    assert settings - cited == set(), f"docs/recipes.md Sources has no row for {sorted(settings - cited)}"
+
+
+def _workflow_copy(tmp_path):
+    for name in ("Snakefile", "params.yaml"):
+        shutil.copy(PROJECT_ROOT / name, tmp_path / name)
+    for folder in ("workflow", "profiles", "configs", "pdf_core"):
+        shutil.copytree(PROJECT_ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def test_paper_dry_run_plans_the_grid_without_data(tmp_path, cli_env, paper):
+    root = _workflow_copy(tmp_path)
+    dry = _run([snakemake_exe(), "-n", "--configfile", "configs/paper.yaml"], root, cli_env)
+    counts = _job_counts(dry)
+    assert counts["train"] == counts["evaluate"] == 2 * 10 * 5, counts  # datasets x methods x train seeds
+    assert counts["raw_data"] == counts["features"] == 2 and counts["glove_source"] == 1, counts
+    assert "encode_clean" not in counts  # finetune mode: no frozen-encoder caches
+    (resolved,) = (root / ".pdf_core" / "params").iterdir()
+    assert _yaml(resolved) == paper  # what every job reads = what show-config shows
+
+
+@pytest.mark.slow
+def test_paper_smoke_runs_every_method(tmp_path, cli_env):
+    root = _workflow_copy(tmp_path)
+    cli_env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    _run(
+        [snakemake_exe(), "--cores", "2", "--configfile", "configs/paper.yaml", "configs/paper-smoke.yaml"],
+        root,
+        cli_env,
+    )
+    metrics = json.loads((root / "results" / "metrics.json").read_text())
+    assert sorted(metrics["smoke"]) == model_names()
+    mmbt_log = [json.loads(line) for line in (root / "runs/smoke/mmbt/seed1/train_log.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in mmbt_log] == [1, 2]
+    # bertadam's lr: group lr x warmup_linear(step / t_total, 0.1); t_total = 36 / 16 / 2 * 2 = 2.25
+    # steps: 1 after epoch 1 (3 micro-batches, one dropped), 3 after epoch 2 (a short first group)
+    assert [row["lr"] for row in mmbt_log] == pytest.approx([5e-5 * (1 - 1 / 2.25) / 0.9, 0.0])
+
+
+def test_show_config_cli_reads_params_after_the_stage(tmp_path, paper):
+    import subprocess
+    import sys
+
+    resolved = tmp_path / "resolved.yaml"
+    resolved.write_text(yaml.safe_dump(paper))
+    for args in (["--params", str(resolved), "show-config"], ["show-config", "--params", str(resolved)]):
+        cmd = [sys.executable, "-m", "pdf_core", *args, "--dataset", "food101", "--model", "pdf"]
+        out = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
+        pdf = json.loads(out)["food101"]["pdf"]
+        assert (pdf["micro_batch"], pdf["lr"], pdf["grad_accum"], pdf["confnet_weight_decay"]) == (32, 5e-5, 1, 1.0)
