@@ -200,15 +200,16 @@ def cmd_evaluate(args) -> None:
     from functools import partial
 
     from pdf_core import paths
-    from pdf_core.evaluate import evaluate_run
+    from pdf_core.evaluate import evaluate_runs
     from pdf_core.grid import conditions
     from pdf_core.inputs import finetune_inputs, frozen_inputs
     from pdf_core.noise import NoiseCondition
     from pdf_core.settings import run_settings
 
+    if args.run_dir and len(args.seed) > 1:
+        raise ValueError(f"--run-dir names one run; got {len(args.seed)} seeds ({args.seed}): pass one --seed")
     params = _params(args)
     ds, hp = _dataset(params, args.dataset), run_settings(params, args.model, args.dataset)
-    run = Path(args.run_dir or paths.run_dir(args.dataset, args.model, args.seed))
     loaders = []
     for noise_type, level, eval_seed in conditions(params["grid"]):
         cond = NoiseCondition(noise_type, level, eval_seed, params["noise"]["mode"])
@@ -221,7 +222,9 @@ def cmd_evaluate(args) -> None:
         else:
             loader = partial(frozen_inputs, paths.frozen_noisy(args.dataset, noise_type, level, eval_seed))
         loaders.append((cond, loader))
-    evaluate_run(run / "model.pt", hp, ds, params["features"], _train_inputs(params, ds, hp, "train"), loaders, run)
+    runs = [Path(args.run_dir)] if args.run_dir else [paths.run_dir(args.dataset, args.model, s) for s in args.seed]
+    train_inputs = _train_inputs(params, ds, hp, "train")  # sizes the models
+    evaluate_runs([run / "model.pt" for run in runs], hp, ds, params["features"], train_inputs, loaders)
 
 
 def cmd_aggregate(args) -> None:
@@ -307,11 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--run-dir")
 
-    p = stage("evaluate", cmd_evaluate, "evaluate one trained run under every noise condition of the grid")
+    p = stage("evaluate", cmd_evaluate, "evaluate trained runs under every noise condition of the grid")
     p.add_argument("--dataset", required=True)
     p.add_argument("--model", required=True)
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--run-dir")
+    p.add_argument("--seed", type=int, nargs="+", required=True, help="one or more train seeds, one process")
+    p.add_argument("--run-dir", help="the run's directory (one seed only); default: runs/<dataset>/<model>/seed<k>")
 
     p = stage(
         "show-config",

@@ -1,4 +1,4 @@
-"""Evaluation of one trained run under every test-time noise condition of the grid.
+"""Evaluation of trained runs (the seeds of one model) under every test-time noise condition of the grid.
 
 One JSON per condition: ``<run_dir>/eval/<noise_type>_<level>_e<eval_seed>.json`` with accuracy,
 macro-F1, NLL, ECE and — for models that report fusion weights — the mean weight per modality
@@ -55,22 +55,10 @@ def condition_metrics(pred: dict[str, np.ndarray], inputs: SplitInputs, n_classe
     return out
 
 
-def evaluate_run(
-    checkpoint: Path,
-    hp: RunSettings,
-    ds: dict,
-    features_cfg: dict,
-    train_inputs: SplitInputs,
-    conditions: list[tuple[NoiseCondition, SplitInputs | callable]],
-    run_dir: Path,
-) -> list[Path]:
-    """Evaluate ``checkpoint`` on each (condition, inputs) pair into ``run_dir``'s eval files.
-
-    ``inputs`` may be a zero-argument loader, so only one condition's arrays are in memory at a time.
-    """
+def _load_run(checkpoint: Path, hp: RunSettings, ds: dict, features_cfg: dict, train_inputs: SplitInputs, device):
+    """The trained model of one run, refused when its checkpoint was made with other settings."""
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
     model_name, n_classes = ckpt["model_name"], ckpt["n_classes"]
-    device = pick_device(hp.device)
     model = build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs)
     if ckpt["hp"] != hp.as_dict() or ckpt["n_train"] != len(train_inputs):
         raise ValueError(
@@ -78,23 +66,53 @@ def evaluate_run(
             f"(saved {ckpt['hp']}, now {hp.as_dict()}); retrain this run"
         )
     model.load_state_dict(ckpt["model"])
-    model.to(device)
-    remove_stale_temps(paths.eval_dir(run_dir), (_eval_path(run_dir, c).name for c, _ in conditions))
+    return model.to(device), model_name, n_classes
+
+
+def evaluate_runs(
+    checkpoints: list[Path],
+    hp: RunSettings,
+    ds: dict,
+    features_cfg: dict,
+    train_inputs: SplitInputs,
+    conditions: list[tuple[NoiseCondition, SplitInputs | callable]],
+) -> list[Path]:
+    """Evaluate each checkpoint (the seeds of one model) on each (condition, inputs) pair into the eval
+    files of its run directory (the checkpoint's folder).
+
+    ``inputs`` may be a zero-argument loader: one condition's arrays are loaded once for all runs and
+    only they are in memory. Every level-0 condition is the clean test set, predicted once per run.
+    """
+    device = pick_device(hp.device)
+    runs = [(ckpt.parent, *_load_run(ckpt, hp, ds, features_cfg, train_inputs, device)) for ckpt in checkpoints]
+    for run_dir, *_ in runs:
+        remove_stale_temps(paths.eval_dir(run_dir), (_eval_path(run_dir, c).name for c, _ in conditions))
     written = []
+    clean: dict[Path, tuple] = {}  # run -> (inputs, predictions) of the clean test set
     for cond, inputs in conditions:
-        inputs = inputs() if callable(inputs) else inputs
-        result = condition_metrics(predict(model, inputs, device, precision=hp.precision), inputs, n_classes)
-        result.update(
-            noise_type=cond.noise_type,
-            noise_level=cond.level,
-            eval_seed=cond.eval_seed,
-            noise_mode=cond.mode,
-            model=model_name,
-            dataset=ds["name"],
-        )
-        path = _eval_path(run_dir, cond)
-        write_json(path, result)
-        failpoint("eval_condition")  # test hook (pdf_core.faults): kill between conditions
-        written.append(path)
-        log.info("%s eps=%g e%d: acc %.4f", cond.noise_type, cond.level, cond.eval_seed, result["accuracy"])
+        if cond.level > 0 or not clean:
+            inputs = inputs() if callable(inputs) else inputs
+        for run_dir, model, model_name, n_classes in runs:
+            if cond.level == 0 and run_dir in clean:
+                inputs, pred = clean[run_dir]
+            else:
+                pred = predict(model, inputs, device, precision=hp.precision)
+                if cond.level == 0:
+                    clean[run_dir] = inputs, pred
+            result = condition_metrics(pred, inputs, n_classes)
+            result.update(
+                noise_type=cond.noise_type,
+                noise_level=cond.level,
+                eval_seed=cond.eval_seed,
+                noise_mode=cond.mode,
+                model=model_name,
+                dataset=ds["name"],
+            )
+            path = _eval_path(run_dir, cond)
+            write_json(path, result)
+            failpoint("eval_condition")  # test hook (pdf_core.faults): kill between conditions
+            written.append(path)
+            log.info(
+                "%s %s eps=%g e%d: acc %.4f", run_dir, cond.noise_type, cond.level, cond.eval_seed, result["accuracy"]
+            )
     return written

@@ -10,7 +10,7 @@ from pdf_core.config import dataset_config
 from pdf_core.data.glove import extract_glove
 from pdf_core.data.splits import SPLITS, build_splits
 from pdf_core.data.synthetic import generate
-from pdf_core.evaluate import evaluate_run
+from pdf_core.evaluate import evaluate_runs
 from pdf_core.features.store import build_features
 from pdf_core.inputs import finetune_inputs
 from pdf_core.noise import NoiseCondition
@@ -48,14 +48,13 @@ def test_finetune_trains_and_evaluates_under_noise(tmp_path, model):
     )
     assert metrics["epochs_run"] == 1
     cond = NoiseCondition("gaussian", 10, 1, "paper")
-    written = evaluate_run(
-        tmp_path / "run" / "model.pt",
+    written = evaluate_runs(
+        [tmp_path / "run" / "model.pt"],
         hp,
         ds,
         params["features"],
         train_inputs,
         [(cond, lambda: finetune_inputs(feats, "test", ds, glove, cond))],
-        tmp_path / "run",
     )
     result = json.loads(written[0].read_text())
     assert 0.0 <= result["accuracy"] <= 1.0 and result["frac_image_noised"] > 0

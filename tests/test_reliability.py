@@ -220,6 +220,54 @@ def test_evaluation_killed_resumes_to_identical_result(toy, failpoint):
         assert (eval_dir / name).read_text() == (clean / "eval" / name).read_text(), name
 
 
+def test_one_process_for_several_seeds_writes_what_one_process_per_seed_writes(toy):
+    """The pipeline evaluates every seed of a model in one job; the clean test set is predicted once."""
+    from pdf_core.config import dataset_config, load_params
+    from pdf_core.inputs import build_run_model, frozen_inputs
+    from pdf_core.settings import run_settings
+    from pdf_core.train import predict
+
+    both = toy / "runs/two_seeds"
+    for seed in ("3", "5"):
+        shutil.copytree(toy / "runs/clean", both / f"seed{seed}")
+        shutil.rmtree(both / f"seed{seed}/eval")
+    # seed 5's run gets weights of its own (the clean run's, perturbed), so a mix-up of runs would show
+    env = _env(None)
+    cmd = [sys.executable, "-m", "pdf_core", "evaluate", "--dataset", "toy", "--model", "qmf", "--seed", "3", "5"]
+    assert (
+        "--run-dir names one run"
+        in subprocess.run(cmd + ["--run-dir", str(both)], cwd=toy, env=env, capture_output=True, text=True).stderr
+    )
+    torch.manual_seed(0)
+    state = torch.load(both / "seed5/model.pt", weights_only=True)
+    state["model"] = {
+        k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() else v for k, v in state["model"].items()
+    }
+    torch.save(state, both / "seed5/model.pt")
+    for seed in ("3", "5"):  # runs/toy/qmf/seed<k> is where `evaluate --seed k` looks without --run-dir
+        target = toy / "runs/toy/qmf" / f"seed{seed}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(both / f"seed{seed}", target)
+    _ok(subprocess.run(cmd, cwd=toy, env=env, capture_output=True, text=True, timeout=600))
+    for seed in ("3", "5"):
+        _ok(_cli(toy, "evaluate", both / f"seed{seed}"))  # one process for this run alone
+        for name in EVAL_NAMES:
+            together = (toy / "runs/toy/qmf" / f"seed{seed}/eval" / name).read_text()
+            assert together == (both / f"seed{seed}/eval" / name).read_text(), (seed, name)
+
+    # the two clean conditions (eval seeds 1, 2) are the clean test set's own accuracy
+    params = load_params(toy / "params.yaml")
+    hp, ds = run_settings(params, "qmf", "toy"), dataset_config(params, "toy")
+    train_inputs = frozen_inputs(toy / "data/features/toy/frozen/train.npz")
+    ckpt = torch.load(both / "seed5/model.pt", weights_only=True)
+    model = build_run_model("qmf", hp, ds, params["features"], ckpt["n_classes"], train_inputs)
+    model.load_state_dict(ckpt["model"])
+    test = frozen_inputs(toy / "data/features/toy/frozen/test.npz")
+    expected = float((predict(model, test, torch.device("cpu"))["logits"].argmax(1) == test.labels).mean())
+    for name in EVAL_NAMES[:2]:
+        assert json.loads((both / "seed5/eval" / name).read_text())["accuracy"] == expected
+
+
 def test_non_finite_loss_stops_with_step_rows_and_last_checkpoint(tmp_path):
     _make_toy(tmp_path)
     run = tmp_path / "runs/nan"
@@ -246,17 +294,19 @@ def test_non_finite_loss_stops_with_step_rows_and_last_checkpoint(tmp_path):
 
 def test_checkpoint_with_other_hyperparameters_is_refused(toy, tmp_path):
     from pdf_core.config import dataset_config, load_params
-    from pdf_core.evaluate import evaluate_run
+    from pdf_core.evaluate import evaluate_runs
     from pdf_core.inputs import frozen_inputs
     from pdf_core.settings import run_settings
 
     params = load_params(toy / "params.yaml")
     params["models"]["qmf"]["lr"] = 0.5
     hp, ds = run_settings(params, "qmf", "toy"), dataset_config(params, "toy")
-    ckpt = toy / "runs/clean/model.pt"
+    ckpt = tmp_path / "run" / "model.pt"
+    ckpt.parent.mkdir()
+    shutil.copy(toy / "runs/clean/model.pt", ckpt)
     train_inputs = frozen_inputs(toy / "data/features/toy/frozen/train.npz")
     with pytest.raises(ValueError) as err:
-        evaluate_run(ckpt, hp, ds, params["features"], train_inputs, [], tmp_path / "run")
+        evaluate_runs([ckpt], hp, ds, params["features"], train_inputs, [])
     msg = str(err.value)
     assert str(ckpt) in msg and "checkpoint config differs" in msg and "'lr': 0.5" in msg and "retrain" in msg
     assert not (tmp_path / "run" / "eval").exists()

@@ -24,12 +24,13 @@ def ds_cfg(wildcards):
     return dataset_config(config, wildcards.dataset)
 
 
-def eval_files(dataset, model, seed):
-    run = paths.run_dir(dataset, model, seed)
-    return [paths.eval_file(run, *c) for c in conditions(GRID)]
+def model_eval_files(dataset, model):
+    """The evaluation JSONs of every seed of one dataset x model (one `evaluate` job)."""
+    runs = [paths.run_dir(dataset, model, seed) for seed in GRID["seeds"]]
+    return [paths.eval_file(run, *c) for run in runs for c in conditions(GRID)]
 
 
-ALL_EVALS = [f for ds in DATASETS for m in GRID["models"] for s in GRID["seeds"] for f in eval_files(ds, m, s)]
+ALL_EVALS = [f for ds in DATASETS for m in GRID["models"] for f in model_eval_files(ds, m)]
 # GloVe text files by source path -> their name under encoders.glove (the packaged ones need no file)
 GLOVE_FILES = {
     spec["source"]: name
@@ -95,11 +96,10 @@ def train_inputs(w):
 
 
 def evaluate_inputs(w):
-    """The checkpoint, the test set under every condition, and the train split (it sizes the model)."""
+    """Every seed's checkpoint, the test set under every condition, and the train split (it sizes the model)."""
     if frozen_mode(w):
         data = [paths.frozen_clean(w.dataset, s) for s in ("train", "test")]
         data += [paths.frozen_noisy(w.dataset, *c) for c in conditions(GRID, noisy_only=True)]
     else:
         data = paths.feature_files(w.dataset, ("train", "test")) + [paths.glove_files(w.dataset)["vectors"]]
-    run = paths.run_dir(w.dataset, w.model, w.seed)
-    return [run / "model.pt"] + data
+    return [paths.run_dir(w.dataset, w.model, seed) / "model.pt" for seed in GRID["seeds"]] + data

@@ -1,21 +1,24 @@
-# Evaluation: one job per trained run, writing one JSON per noise type x level x eval seed.
+# Evaluation: one job per dataset x model, for every seed of the grid (one process instead of one per
+# run: on the CPU default, starting Python and torch cost more than evaluating a frozen-mode run), writing
+# one JSON per run x noise type x level x eval seed.
 
 
 rule evaluate:
-    """Test-time noise: accuracy, macro-F1, NLL, ECE and fusion weights per condition."""
+    """Test-time noise: accuracy, macro-F1, NLL, ECE and fusion weights per run and condition."""
     input:
         evaluate_inputs,
     output:
-        eval_files("{dataset}", "{model}", "{seed}"),
+        model_eval_files("{dataset}", "{model}"),
     log:
-        "logs/evaluate/{dataset}/{model}/seed{seed}.log",
+        "logs/evaluate/{dataset}/{model}.log",
     benchmark:
-        "benchmarks/evaluate/{dataset}/{model}/seed{seed}.tsv"
+        "benchmarks/evaluate/{dataset}/{model}.tsv"
     threads: 1
     resources:
         gpu=1,
     params:
         settings=lambda w: family_settings("evaluate", w.dataset, w.model),
+        seeds=GRID["seeds"],
     shell:
         "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} evaluate"
-        " --dataset {wildcards.dataset:q} --model {wildcards.model} --seed {wildcards.seed} > {log:q} 2>&1"
+        " --dataset {wildcards.dataset:q} --model {wildcards.model} --seed {params.seeds} > {log:q} 2>&1"
