@@ -81,7 +81,8 @@ def test_paper_dry_run_plans_the_grid_without_data(tmp_path, cli_env, paper):
     root = _workflow_copy(tmp_path)
     dry = _run([snakemake_exe(), "-n", "--configfile", "configs/paper.yaml"], root, cli_env)
     counts = _job_counts(dry)
-    assert counts["train"] == counts["evaluate"] == 2 * 10 * 5, counts  # datasets x methods x train seeds
+    assert counts["train"] == 2 * 10 * 5, counts  # datasets x methods x train seeds
+    assert counts["evaluate"] == 2 * 10, counts  # one job evaluates every seed of a dataset x method
     assert counts["raw_data"] == counts["features"] == 2 and counts["glove_source"] == 1, counts
     assert "encode_clean" not in counts  # finetune mode: no frozen-encoder caches
     (resolved,) = (root / ".pdf_core" / "params").iterdir()
