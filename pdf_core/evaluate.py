@@ -44,7 +44,8 @@ def condition_metrics(pred: dict[str, np.ndarray], inputs: SplitInputs, n_classe
         "ece": metrics.ece_from_bins(bins),
         "reliability": bins,
         "frac_image_noised": float(inputs.image_noised.mean()),
-        "frac_text_noised": float(inputs.text_noised.mean()),
+        "frac_text_noised": float(inputs.text_noised.mean()),  # texts drawn for masking
+        "text_masked_fraction": float(inputs.text_masked.mean()),  # texts with at least one word masked
     }
     for modality, flags in (("img", inputs.image_noised), ("txt", inputs.text_noised)):
         key = f"weight_{modality}"

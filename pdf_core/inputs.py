@@ -27,11 +27,15 @@ from pdf_core.settings import RunSettings
 class SplitInputs:
     """Arrays of one split; ``batch(idx)`` gives the tensors of a micro-batch on ``device``."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], labels: np.ndarray, image_noised=None, text_noised=None):
+    def __init__(
+        self, arrays: dict[str, np.ndarray], labels: np.ndarray, image_noised=None, text_noised=None, text_masked=None
+    ):
         self.arrays, self.labels = arrays, labels
         n = len(labels)
         self.image_noised = np.zeros(n, bool) if image_noised is None else image_noised
         self.text_noised = np.zeros(n, bool) if text_noised is None else text_noised
+        # text actually changed (a flagged text may keep every word)
+        self.text_masked = np.zeros(n, bool) if text_masked is None else text_masked
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -54,6 +58,7 @@ def frozen_inputs(cache_path: Path) -> SplitInputs:
         cache["labels"],
         cache["image_noised"],
         cache["text_noised"],
+        cache.get("text_masked"),  # absent from caches encoded before it was kept
     )
 
 
@@ -62,15 +67,15 @@ def finetune_inputs(
 ) -> SplitInputs:
     data = load_split(features_dir, split)
     images, texts, tokens = data["images"], data["texts"], data["tokens"]
-    image_noised = text_noised = None
+    image_noised = text_noised = text_masked = None
     if cond is not None and cond.level > 0:
-        noiser = TestNoiser(cond, len(texts))
+        noiser = TestNoiser(cond, len(texts), texts, data["sizes"])
         images = noiser.images(np.asarray(images), 0)
         texts = noiser.texts(texts, 0)
         tokens = tokenize(
             load_tokenizer(ds["text_encoder_spec"]), texts, ds["text_encoder_spec"].get("max_length", 128)
         )
-        image_noised, text_noised = noiser.image_noised, noiser.text_noised
+        image_noised, text_noised, text_masked = noiser.image_noised, noiser.text_noised, noiser.text_masked
     vocab, vectors = load_glove(glove_dir)
     bow = bag_of_words(texts, vocab, vectors, ds["glove_spec"].get("lowercase", True))
     return SplitInputs(
@@ -78,6 +83,7 @@ def finetune_inputs(
         data["labels"],
         image_noised,
         text_noised,
+        text_masked,
     )
 
 

@@ -1,30 +1,33 @@
 """Test-time noise protocol of QMF (ICML 2023), in a paper-faithful and a corrected mode.
 
-Images are uint8 arrays H x W x 3: the stored image after Resize(256) and a 256 x 256 center crop
-(the paper adds noise after Resize(256) and before CenterCrop(224)). Texts are plain strings.
+Images are uint8 arrays H x W x 3: the stored square after Resize(image_size) (the paper adds noise
+after Resize(256) and before CenterCrop(224)). Texts are plain strings.
 
 =====================  ==========================================  ===========================================
-                       ``paper`` (original code)                   ``corrected``
+                       ``paper`` (original code, replayed)          ``corrected``
 =====================  ==========================================  ===========================================
-Gaussian, level e      p = 0.5 per image; N(0, (10e)^2) per pixel,  p = 0.5 per image; independent noise per
-                       same on all channels; RNG re-seeded to 0     image from (eval_seed, sample index);
-                       on every call, so every image of one size    rounded and clipped to [0, 255] on both
-                       gets the SAME pattern; > 255 clipped, < 0    sides
-                       WRAPS (uint8 cast of negatives)
-Salt & pepper, e       p = 0.5 * e / 10 per image; 10 % of pixels   same, noise seeded per image
-                       set to 0 / 255; one sequential RNG stream
-Text, e > 0            p = 0.5 per sample; each word -> "_" with    same, noise seeded per sample
-                       prob 0.1 * e; one sequential RNG stream
-Order / chunking       chunks must come in index order (streams     any order, any chunking: same result
-                       are consumed sample by sample)
+which samples          the original's draws, replayed in its        p = 0.5 per image (salt & pepper:
+                       DataLoader order (pdf_core.noise_replay):    0.5 * e / 10) and 0.5 per text, decided
+                       text flags and image flags come out of the   up front from the eval seed
+                       original's generators, so under Gaussian
+                       noise the text flags depend on the sizes of
+                       the previous noised images
+Gaussian, level e      N(0, (10e)^2) per pixel of the h x w image   independent noise per image from
+                       after Resize, same on all channels; RNG      (eval_seed, sample index); rounded and
+                       re-seeded to 0 on every call, so every       clipped to [0, 255] on both sides
+                       image of one size gets the SAME pattern;
+                       > 255 clipped, < 0 WRAPS (uint8 cast)
+Salt & pepper, e       10 % of pixels set to 0 / 255, the mask      same, noise seeded per image
+                       drawn where the original drew it
+Text, e > 0            each single-space piece -> "_" with prob     each whitespace word -> "_" with prob
+                       0.1 * e, on the original's stream            0.1 * e, seeded per sample
 =====================  ==========================================  ===========================================
 
-Why two modes: ``paper`` reproduces the published numbers, including two defects of the original code
-(one fixed Gaussian pattern for all images, and wrap-around of negative pixel values, which turns dark
-pixels bright). ``corrected`` removes them and makes noise a pure function of (condition, sample index),
-so evaluation can be chunked or parallelised freely.
-
-Which samples are noised is decided up front from the eval seed, identically in both modes.
+Why two modes: ``paper`` reproduces the published protocol, including the original code's defects
+(one fixed Gaussian pattern per image size, wrap-around of negative pixel values, text masking
+coupled to the previous image's noise through numpy's global generator). ``corrected`` removes them
+and makes noise a pure function of (condition, sample index), so evaluation can be chunked or
+parallelised freely. In both modes any chunking gives the same result.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pdf_core.features.images import center_offset
+from pdf_core.noise_replay import Replay, base_seed, replay, salt_pepper_mask
+
 NOISE_MODES = ("paper", "corrected")
 
 # Seed-key components. Stream ids are nonzero on purpose: numpy's SeedSequence treats a trailing 0 in
@@ -42,7 +48,6 @@ NOISE_MODES = ("paper", "corrected")
 _STREAM_IMAGE = 1
 _STREAM_TEXT = 2
 _STREAM_FLAGS = 3
-_PAPER_TAG = 0x9A9E  # separates the paper-mode stream seeds from the corrected-mode keys
 
 SALT_PEPPER_DENSITY = 0.1  # fraction of pixels hit, as in the original code
 
@@ -150,16 +155,16 @@ class NoiseCondition:
 class TestNoiser:
     """Applies one noise condition to a test set of n samples, chunk by chunk, deterministically.
 
-    Which samples are noised is fixed at construction (``image_noised``, ``text_noised``).
-    Paper mode: salt & pepper and text masking each use ONE sequential stream consumed in sample
-    order, so chunks must be passed in index order (start=0 restarts the stream); images() and
-    texts() have separate streams, so their relative order does not matter.
-    Corrected mode: each sample's noise comes from its own generator, so any order/chunking works.
+    Which samples are noised is fixed at construction (``image_noised``, ``text_noised``); after
+    :meth:`texts` has seen a sample, ``text_masked`` says whether its text changed (a flagged text
+    may keep every word). Paper mode replays the original evaluation (:mod:`pdf_core.noise_replay`)
+    and needs the test ``texts`` and the image ``sizes`` ([N, 2]: h, w after Resize, recorded by
+    the features stage). Corrected mode: each sample's noise comes from its own generator.
     """
 
     __test__ = False  # not a pytest test class despite the name
 
-    def __init__(self, cond: NoiseCondition, n: int):
+    def __init__(self, cond: NoiseCondition, n: int, texts: list[str] | None = None, sizes: np.ndarray | None = None):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"n must be an integer >= 0, got {n!r}")
         self.cond = cond
@@ -167,11 +172,23 @@ class TestNoiser:
         level = float(cond.level)
         self.level = level
         self.word_prob = min(1.0, 0.1 * level)
-
+        self.text_masked = np.zeros(self.n, bool)
+        self.sizes = None if sizes is None else np.asarray(sizes)
+        self.replay: Replay | None = None
+        if cond.mode == "paper":
+            if texts is None or self.sizes is None:
+                raise ValueError(
+                    "noise.mode paper replays the original evaluation and needs the test texts and each image's "
+                    "size after Resize (samples.jsonl 'resized'): rerun the features stage, or use noise.mode corrected"
+                )
+            if len(texts) != self.n:
+                raise ValueError(f"{len(texts)} texts for a test set of n={self.n} samples")
+            self.replay = replay(cond.noise_type, level, list(texts), self.sizes, base_seed(cond.eval_seed))
+            self.image_noised, self.text_noised = self.replay.image_noised, self.replay.text_noised
+            return
         noise_type = NOISE_TYPES[cond.noise_type]
         p_image = noise_type.image_probability(level)
         p_text = 0.5 if level > 0 else 0.0
-
         rng = np.random.default_rng([cond.eval_seed, noise_type.seed_code, _STREAM_FLAGS])
         # Always draw both arrays in the same order so flags don't depend on which is used.
         u_image = rng.random(self.n)
@@ -179,34 +196,18 @@ class TestNoiser:
         self.image_noised = u_image < p_image
         self.text_noised = u_text < p_text
 
-        self._reset_stream("image")
-        self._reset_stream("text")
-
-    # -- paper-mode sequential streams ------------------------------------------------------------
-    def _reset_stream(self, which: str) -> None:
-        sid = _STREAM_IMAGE if which == "image" else _STREAM_TEXT
-        seed = int(np.random.SeedSequence([self.cond.eval_seed, _PAPER_TAG, sid]).generate_state(1)[0])
-        setattr(self, f"_{which}_stream", np.random.RandomState(seed))
-        setattr(self, f"_{which}_pos", 0)
-
-    def _paper_stream(self, which: str, start: int, count: int):
-        pos = getattr(self, f"_{which}_pos")
-        if start == 0 and pos != 0:
-            self._reset_stream(which)  # a new pass over the test set
-        elif start != pos:
-            raise ValueError(
-                f"paper mode consumes one sequential {which} noise stream: expected the chunk starting at "
-                f"index {pos}, got start={start} (pass chunks in index order, or restart from 0)"
-            )
-        setattr(self, f"_{which}_pos", start + count)
-        return getattr(self, f"_{which}_stream")
-
     def _check_range(self, start: int, count: int) -> None:
         if start < 0 or start + count > self.n:
             raise ValueError(f"chunk [{start}, {start + count}) is outside the test set of n={self.n} samples")
 
     def _sample_rng(self, index: int, stream: int) -> np.random.Generator:
         return np.random.default_rng([self.cond.eval_seed, index, stream])
+
+    def window(self, index: int, size: int) -> tuple[slice, slice]:
+        """Rows and columns of sample ``index``'s resized image that its stored square of ``size`` holds."""
+        h, w = (int(v) for v in self.sizes[index])
+        top, left = center_offset(h, size), center_offset(w, size)
+        return slice(top, top + size), slice(left, left + size)
 
     # -- public -------------------------------------------------------------------------------------
     def images(self, chunk: np.ndarray, start: int) -> np.ndarray:
@@ -227,33 +228,45 @@ class TestNoiser:
         texts = list(texts)
         b = len(texts)
         self._check_range(start, b)
-        paper = self.cond.mode == "paper"
-        stream = self._paper_stream("text", start, b) if paper else None
-        out = list(texts)
-        for j in np.flatnonzero(self.text_noised[start : start + b]):
-            rng = stream if paper else self._sample_rng(start + int(j), _STREAM_TEXT)
-            out[j] = mask_text(texts[j], self.word_prob, rng)
+        if self.replay is not None:
+            out = self.replay.texts[start : start + b]
+        else:
+            out = list(texts)
+            for j in np.flatnonzero(self.text_noised[start : start + b]):
+                out[j] = mask_text(texts[j], self.word_prob, self._sample_rng(start + int(j), _STREAM_TEXT))
+        self.text_masked[start : start + b] = [new != old for new, old in zip(out, texts, strict=True)]
         return out
 
 
 # -- the noise types ------------------------------------------------------------------------------------
 def _gaussian_images(noiser: TestNoiser, out: np.ndarray, flags: np.ndarray, start: int) -> None:
     if noiser.cond.mode == "paper":
-        if flags.any():  # the same fixed pattern for every image of this size: computed once
-            _, h, w, _ = out.shape
-            out[flags] = _apply_paper_noise(out[flags], _paper_gaussian_noise(h, w, noiser.level))
+        # the original's pattern for the whole resized image, cut to the part the store holds
+        patterns: dict[tuple[int, int], np.ndarray] = {}
+        for j in np.flatnonzero(flags):
+            i = start + int(j)
+            h, w = (int(v) for v in noiser.sizes[i])
+            if (h, w) not in patterns:
+                patterns[h, w] = _paper_gaussian_noise(h, w, noiser.level)
+            rows, cols = noiser.window(i, out.shape[1])
+            out[j] = _apply_paper_noise(out[j], patterns[h, w][rows, cols])
         return
     for j in np.flatnonzero(flags):
         out[j] = gaussian_image_corrected(out[j], noiser.level, noiser._sample_rng(start + int(j), _STREAM_IMAGE))
 
 
 def _salt_pepper_images(noiser: TestNoiser, out: np.ndarray, flags: np.ndarray, start: int) -> None:
-    paper = noiser.cond.mode == "paper"
-    # paper mode: the stream advances over every chunk, flagged samples or not
-    stream = noiser._paper_stream("image", start, len(out)) if paper else None
     for j in np.flatnonzero(flags):
-        rng = stream if paper else noiser._sample_rng(start + int(j), _STREAM_IMAGE)
-        out[j] = salt_pepper_image(out[j], rng, SALT_PEPPER_DENSITY)
+        i = start + int(j)
+        if noiser.replay is None:
+            out[j] = salt_pepper_image(out[j], noiser._sample_rng(i, _STREAM_IMAGE), SALT_PEPPER_DENSITY)
+            continue
+        # the original's mask over the whole resized image, cut to the part the store holds
+        h, w = (int(v) for v in noiser.sizes[i])
+        rows, cols = noiser.window(i, out.shape[1])
+        mask = salt_pepper_mask(noiser.replay.salt_pepper_states[i], h, w)[rows, cols]
+        out[j][mask == 0] = 0
+        out[j][mask == 1] = 255
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pdf_core.features.images import ImageError, ImageReport, build_image_store, load_image, resize_center_square
+from pdf_core.features.images import (
+    ImageError,
+    ImageReport,
+    build_image_store,
+    center_offset,
+    load_image,
+    resize_center_square,
+    resized_hw,
+)
 from pdf_core.features.store import build_features, load_split
 from pdf_core.io_utils import write_jsonl
 
@@ -32,8 +40,19 @@ def _bad_images(root):
 
 def test_resize_keeps_short_side_and_crops_centre():
     img = Image.fromarray(np.arange(40 * 20 * 3, dtype=np.uint8).reshape(20, 40, 3))
-    out = resize_center_square(img, 10)
-    assert out.shape == (10, 10, 3) and out.dtype == np.uint8
+    out, hw = resize_center_square(img, 10)
+    assert out.shape == (10, 10, 3) and out.dtype == np.uint8 and hw == (10, 20)
+
+
+def test_resized_size_and_centre_offsets_as_torchvision():
+    # Resize(256): short side 256, long side int(256 * long / short): 600 x 800 -> 256 x 341 (341.33),
+    # 300 x 451 -> int(384.85) = 384 (rounding would give 385); landscape mirrors portrait
+    assert resized_hw(600, 800, 256) == (341, 256) and resized_hw(800, 600, 256) == (256, 341)
+    assert resized_hw(300, 451, 256) == (384, 256)
+    # CenterCrop offsets round half to even: (341 - 224) / 2 = 58.5 -> 58, (343 - 224) / 2 = 59.5 -> 60;
+    # the store's square then the load-time crop start at the same pixel: 42 + 16 = 58, 44 + 16 = 60
+    assert center_offset(341, 224) == 58 == center_offset(341, 256) + 16
+    assert center_offset(343, 224) == 60 == center_offset(343, 256) + 16
 
 
 @pytest.mark.reliability

@@ -58,3 +58,5 @@ def test_finetune_trains_and_evaluates_under_noise(tmp_path, model):
     )
     result = json.loads(written[0].read_text())
     assert 0.0 <= result["accuracy"] <= 1.0 and result["frac_image_noised"] > 0
+    # level 10 masks every word of a flagged text: masked = flagged
+    assert result["text_masked_fraction"] == result["frac_text_noised"] > 0

@@ -75,14 +75,15 @@ def test_rows_and_cleaning(raw):
         "text": "grandma 39 s apple pie amp cream | allrecipes com",  # entities not unescaped (as MMBT)
         "img": "images/train/apple_pie/apple_pie_900.jpg",
     }
-    assert rows["creme_brulee_creme_brulee_901.jpg"]["text"] == "crème brûlée classic food network best"
-    assert rows["ramen_ramen_902.jpg"]["text"] == "tonkotsu ramen 100 home made v2"
-    assert rows["ramen_ramen_903.jpg"]["text"] == "ramen shoyu b easy b quick"
+    # MMBT does not strip: punctuation or spaces at an end leave one space there
+    assert rows["creme_brulee_creme_brulee_901.jpg"]["text"] == "crème brûlée classic food network best "
+    assert rows["ramen_ramen_902.jpg"]["text"] == " tonkotsu ramen 100 home made v2 "
+    assert rows["ramen_ramen_903.jpg"]["text"] == "ramen shoyu b easy b quick "
     assert splits["test"] == [
         {
             "id": "apple_pie_apple_pie_1.jpg",
             "label": "apple_pie",
-            "text": "apple pie test",
+            "text": "apple pie test ",  # the closing parenthesis leaves a space (MMBT does not strip)
             "img": "images/test/apple_pie/apple_pie_1.jpg",
         },
         {
@@ -169,4 +170,10 @@ def test_bad_dev_size(raw):
 def test_clean_title_matches_mmbt_rules():
     assert clean_title("A<>/\\+=-_[]{}'\";:.,()*&^%$#@!~`B") == "a b"
     assert clean_title("Keep|Pipe\n\nand\r\nnewlines") == "keep|pipe and newlines"
+    # punctuation at either end becomes one kept space (QMF's published test.jsonl has such rows)
+    assert clean_title("(Best) Pie!") == " best pie "
+    assert clean_title("...Pie") == " pie"
+    assert clean_title("Pie") == "pie"
+    # a lone newline becomes a space after the run collapse; a lone carriage return or tab is kept (as MMBT)
+    assert clean_title("a\nb\rc\td") == "a b\rc\td"
     assert food101.clean_title("") == ""

@@ -13,6 +13,7 @@ from pdf_core.noise import (
     mask_text,
     salt_pepper_image,
 )
+from pdf_core.noise_replay import worker_order
 
 
 class StubRng:
@@ -170,42 +171,79 @@ def _data(n, seed=0, size=16):
     return imgs, texts
 
 
+def _noiser(cond, texts, hw=(16, 16)):
+    """A noiser for ``texts`` whose images were all ``hw`` after Resize (paper mode replays them)."""
+    return TestNoiser(cond, len(texts), texts, np.tile(hw, (len(texts), 1)))
+
+
 @pytest.mark.parametrize("mode", NOISE_MODES)
 @pytest.mark.parametrize("noise_type", NOISE_TYPES)
 def test_level0_is_identity(noise_type, mode):
     imgs, texts = _data(20)
-    noiser = TestNoiser(NoiseCondition(noise_type, 0, 1, mode), 20)
+    noiser = _noiser(NoiseCondition(noise_type, 0, 1, mode), texts)
     assert not noiser.image_noised.any() and not noiser.text_noised.any()
     np.testing.assert_array_equal(noiser.images(imgs, 0), imgs)
     assert noiser.texts(texts, 0) == texts
 
 
-@pytest.mark.parametrize("mode", NOISE_MODES)
-def test_flag_rates(mode):
+def test_flag_rates_corrected():
     n = 4000
-    g = TestNoiser(NoiseCondition("gaussian", 5, 2, mode), n)
-    sp = TestNoiser(NoiseCondition("salt_pepper", 5, 2, mode), n)
+    texts = ["a b"] * n
+    g = _noiser(NoiseCondition("gaussian", 5, 2, "corrected"), texts)
+    sp = _noiser(NoiseCondition("salt_pepper", 5, 2, "corrected"), texts)
     assert g.image_noised.shape == (n,) and g.image_noised.dtype == bool
     assert abs(g.image_noised.mean() - 0.5) < 0.03
     assert abs(sp.image_noised.mean() - 0.25) < 0.03
     assert abs(g.text_noised.mean() - 0.5) < 0.03
     assert abs(sp.text_noised.mean() - 0.5) < 0.03
-    assert TestNoiser(NoiseCondition("salt_pepper", 10, 2, mode), n).image_noised.mean() == pytest.approx(0.5, abs=0.03)
+    sp10 = _noiser(NoiseCondition("salt_pepper", 10, 2, "corrected"), texts)
+    assert sp10.image_noised.mean() == pytest.approx(0.5, abs=0.03)
 
 
-def test_flags_depend_on_seed_not_mode():
-    a = TestNoiser(NoiseCondition("gaussian", 5, 7, "paper"), 100)
-    b = TestNoiser(NoiseCondition("gaussian", 5, 7, "corrected"), 100)
-    c = TestNoiser(NoiseCondition("gaussian", 5, 8, "paper"), 100)
+def test_flag_rates_paper_show_the_coupling():
+    # After a Gaussian-noised 256 x 341 image the next text flag is 0; after a 256 x 384 one it is 1
+    # (test_noise_replay): in each worker of the original loader, the sample after a noised image.
+    # (Every later draw until the next noised image is fixed too, so the rates are not 1/2 either.)
+    n = 4000
+    texts = ["a b"] * n
+    low = _noiser(NoiseCondition("gaussian", 5, 2, "paper"), texts, (256, 341))
+    high = _noiser(NoiseCondition("gaussian", 5, 2, "paper"), texts, (256, 384))
+    np.testing.assert_array_equal(low.image_noised, high.image_noised)  # RandomApply: torch, not numpy
+    after_noised = np.zeros(n, bool)
+    for indices in worker_order(n):
+        after_noised[indices[1:]] = low.image_noised[indices[:-1]]
+    assert after_noised.sum() > 1000
+    assert not low.text_noised[after_noised].any() and high.text_noised[after_noised].all()
+    assert low.text_noised.mean() < 0.4 < 0.6 < high.text_noised.mean()
+    assert abs(low.image_noised.mean() - 0.5) < 0.03
+    # salt & pepper does not re-seed numpy: texts stay at 1/2; images: RandomApply 1/2 x e/10
+    sp = _noiser(NoiseCondition("salt_pepper", 5, 2, "paper"), texts)
+    assert abs(sp.text_noised.mean() - 0.5) < 0.03 and abs(sp.image_noised.mean() - 0.25) < 0.03
+
+
+def test_paper_image_flags_are_the_same_at_every_level_of_one_eval_seed():
+    # the original's RandomApply draws come from the worker's torch generator, seeded from the base seed only
+    _, texts = _data(200)
+    a = _noiser(NoiseCondition("gaussian", 5, 7, "paper"), texts)
+    b = _noiser(NoiseCondition("gaussian", 10, 7, "paper"), texts)
+    c = _noiser(NoiseCondition("gaussian", 5, 8, "paper"), texts)
     np.testing.assert_array_equal(a.image_noised, b.image_noised)
     assert (a.image_noised != c.image_noised).any()
 
 
-def test_noiser_only_flagged_samples_change_and_inputs_untouched():
+def test_flags_depend_on_seed_in_corrected_mode():
+    _, texts = _data(100)
+    a = _noiser(NoiseCondition("gaussian", 5, 7, "corrected"), texts)
+    c = _noiser(NoiseCondition("gaussian", 5, 8, "corrected"), texts)
+    assert (a.image_noised != c.image_noised).any()
+
+
+@pytest.mark.parametrize("mode", NOISE_MODES)
+def test_noiser_only_flagged_samples_change_and_inputs_untouched(mode):
     n = 30
     imgs, texts = _data(n)
     imgs0, texts0 = imgs.copy(), list(texts)
-    noiser = TestNoiser(NoiseCondition("gaussian", 10, 0, "corrected"), n)
+    noiser = _noiser(NoiseCondition("gaussian", 10, 0, mode), texts)
     out = noiser.images(imgs, 0)
     tout = noiser.texts(texts, 0)
     np.testing.assert_array_equal(imgs, imgs0)
@@ -214,14 +252,24 @@ def test_noiser_only_flagged_samples_change_and_inputs_untouched():
     np.testing.assert_array_equal(img_changed, noiser.image_noised)
     txt_changed = np.array([a != b for a, b in zip(tout, texts, strict=True)])
     np.testing.assert_array_equal(txt_changed, noiser.text_noised)
+    np.testing.assert_array_equal(noiser.text_masked, noiser.text_noised)  # level 10 masks every word
     # level 10 -> word mask prob 1: every noised text is all blanks
     assert all(t == "_ _ _ _ _ _" for t, f in zip(tout, noiser.text_noised, strict=True) if f)
+
+
+def test_text_masked_counts_only_changed_texts():
+    # level 5 masks each word with probability 1/2: a flagged one-word text keeps its word about half the time
+    texts = ["word"] * 400
+    noiser = _noiser(NoiseCondition("salt_pepper", 5, 1, "corrected"), texts)
+    out = noiser.texts(texts, 0)
+    np.testing.assert_array_equal(noiser.text_masked, [t == "_" for t in out])
+    assert 0 < noiser.text_masked.sum() < noiser.text_noised.sum()
 
 
 def test_paper_gaussian_noiser_uses_fixed_pattern():
     n = 40
     imgs = np.full((n, 8, 8, 3), 128, dtype=np.uint8)
-    noiser = TestNoiser(NoiseCondition("gaussian", 5, 0, "paper"), n)
+    noiser = _noiser(NoiseCondition("gaussian", 5, 0, "paper"), ["t"] * n, (8, 8))
     out = noiser.images(imgs, 0)
     idx = np.flatnonzero(noiser.image_noised)
     assert len(idx) >= 2
@@ -229,24 +277,37 @@ def test_paper_gaussian_noiser_uses_fixed_pattern():
         np.testing.assert_array_equal(out[i], gaussian_image_paper(imgs[i], 5))
 
 
+def test_paper_gaussian_on_a_stored_square_is_the_centre_of_the_resized_images_pattern():
+    # an image 8 x 13 after Resize, stored as its centre 8 x 8 square (columns round(5 / 2) = 2 .. 9):
+    # the original noised all 8 x 13 pixels with one pattern; the store must see that pattern's columns 2..9
+    imgs = np.full((40, 8, 8, 3), 100, dtype=np.uint8)
+    noiser = _noiser(NoiseCondition("gaussian", 3, 0, "paper"), ["t"] * 40, (8, 13))
+    out = noiser.images(imgs, 0)
+    i = np.flatnonzero(noiser.image_noised)[0]
+    full = gaussian_image_paper(np.full((8, 13, 3), 100, dtype=np.uint8), 3)
+    np.testing.assert_array_equal(out[i], full[:, 2:10])
+
+
 def test_corrected_gaussian_patterns_differ_between_samples():
     n = 40
     imgs = np.full((n, 8, 8, 3), 128, dtype=np.uint8)
-    noiser = TestNoiser(NoiseCondition("gaussian", 5, 0, "corrected"), n)
+    noiser = _noiser(NoiseCondition("gaussian", 5, 0, "corrected"), ["t"] * n)
     out = noiser.images(imgs, 0)
     i, j = np.flatnonzero(noiser.image_noised)[:2]
     assert (out[i] != out[j]).any()
 
 
+@pytest.mark.parametrize("mode", NOISE_MODES)
 @pytest.mark.parametrize("noise_type", NOISE_TYPES)
-def test_corrected_independent_of_chunking_and_order(noise_type):
+def test_independent_of_chunking_and_order(noise_type, mode):
     n = 25
     imgs, texts = _data(n)
-    cond = NoiseCondition(noise_type, 10, 3, "corrected")
-    whole = TestNoiser(cond, n)
+    cond = NoiseCondition(noise_type, 10, 3, mode)
+    whole = _noiser(cond, texts)
     ref_img, ref_txt = whole.images(imgs, 0), whole.texts(texts, 0)
+    assert (ref_img != imgs).any() and ref_txt != texts
 
-    chunked = TestNoiser(cond, n)
+    chunked = _noiser(cond, texts)
     # later chunk first, texts before images
     t2, i2 = chunked.texts(texts[10:], 10), chunked.images(imgs[10:], 10)
     t1, i1 = chunked.texts(texts[:10], 0), chunked.images(imgs[:10], 0)
@@ -254,41 +315,14 @@ def test_corrected_independent_of_chunking_and_order(noise_type):
     assert t1 + t2 == ref_txt
 
 
-@pytest.mark.parametrize("noise_type", NOISE_TYPES)
-def test_paper_chunks_in_order_match_single_pass(noise_type):
-    n = 25
-    imgs, texts = _data(n)
-    cond = NoiseCondition(noise_type, 5, 3, "paper")
-    whole = TestNoiser(cond, n)
-    ref_img, ref_txt = whole.images(imgs, 0), whole.texts(texts, 0)
-
-    chunked = TestNoiser(cond, n)
-    # texts before images: separate streams, so order between modalities doesn't matter
-    t1, t2 = chunked.texts(texts[:10], 0), chunked.texts(texts[10:], 10)
-    i1, i2 = chunked.images(imgs[:10], 0), chunked.images(imgs[10:], 10)
-    np.testing.assert_array_equal(np.concatenate([i1, i2]), ref_img)
-    assert t1 + t2 == ref_txt
-    assert (ref_img != imgs).any() and ref_txt != texts
-
-    # a second pass from index 0 restarts the streams and reproduces the result
-    np.testing.assert_array_equal(whole.images(imgs, 0), ref_img)
-    assert whole.texts(texts, 0) == ref_txt
-
-
-def test_paper_out_of_order_chunk_rejected():
-    n = 20
-    imgs, texts = _data(n)
-    noiser = TestNoiser(NoiseCondition("salt_pepper", 10, 0, "paper"), n)
-    noiser.images(imgs[:5], 0)
-    with pytest.raises(ValueError, match="index order"):
-        noiser.images(imgs[10:], 10)
-    with pytest.raises(ValueError, match="index order"):
-        noiser.texts(texts[5:], 5)  # text stream still at 0
+def test_paper_mode_needs_texts_and_sizes():
+    with pytest.raises(ValueError, match="features stage"):
+        TestNoiser(NoiseCondition("gaussian", 5, 0, "paper"), 3)
 
 
 def test_chunk_outside_range_rejected():
     imgs, texts = _data(5)
-    noiser = TestNoiser(NoiseCondition("gaussian", 5, 0, "corrected"), 4)
+    noiser = _noiser(NoiseCondition("gaussian", 5, 0, "corrected"), texts[:4])
     with pytest.raises(ValueError, match="outside"):
         noiser.images(imgs, 0)
     with pytest.raises(ValueError, match="outside"):
@@ -304,7 +338,7 @@ def test_a_registered_noise_type_runs_its_own_function(monkeypatch):
 
     monkeypatch.setitem(noise.NOISE_TYPES, "black", noise.NoiseType(99, lambda level: 1.0, black))
     images = np.full((4, 2, 2, 3), 200, np.uint8)
-    noiser = TestNoiser(NoiseCondition("black", 5, 1, "paper"), 4)
+    noiser = TestNoiser(NoiseCondition("black", 5, 1, "corrected"), 4)  # paper mode replays the original's types only
     assert noiser.image_noised.all()  # its own probability (1.0), not salt & pepper's 0.25
     assert (noiser.images(images, 0) == 0).all()
     with pytest.raises(ValueError, match="unknown noise_type 'blur'"):

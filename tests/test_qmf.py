@@ -87,8 +87,30 @@ def test_rank_loss_value_by_hand():
     assert rank_loss(conf, history, torch.arange(4)).item() == pytest.approx(0.325, abs=1e-6)
 
 
-def test_epoch_counter_normalisation_switch():
-    # official max_correctness: starts at 1, +1 at the end of each epoch after the first
+@pytest.mark.parametrize(("fused_ce", "fused_term"), [(True, LN2), (False, 0.0)])
+def test_loss_with_and_without_the_fused_ce(fused_ce, fused_term):
+    # labels [0, 0]; txt logits [[0, 0], [0, 0]]: CE ln 2 each, mean ln 2
+    # img logits [[ln 3, 0], [0, 0]]: CE -ln(3/4) = ln(4/3) and ln 2, mean (ln(4/3) + ln 2) / 2
+    # fused logits [[0, 0], [0, 0]]: CE ln 2, counted only with fused_ce (paper-era train_df.py: not)
+    # ranking: txt histories equal -> target 0, margin 0 -> 0; img histories [ln(4/3), ln 2] -> [0, 1],
+    #   target [-1, 1], margin [1, 1]; confidences [.5, .5]: x2 = [.5 - 1, .5 + 1], y = [1, -1]
+    #   -> max(0, -(0.5 + 0.5)) = 0 and max(0, (0.5 - 1.5)) = 0
+    model = build_model("qmf", DIMS, 2, settings("qmf", dropout=0.0, fused_ce=fused_ce), n_train=2)
+    zeros = torch.zeros(2, 2)
+    out = {
+        "logits": zeros,
+        "txt_logits": zeros,
+        "img_logits": torch.tensor([[LN3, 0.0], [0.0, 0.0]]),
+        "weight_txt": torch.full((2,), 0.5),
+        "weight_img": torch.full((2,), 0.5),
+    }
+    loss = model.loss(out, torch.tensor([0, 0]), torch.arange(2))
+    assert loss.item() == pytest.approx(fused_term + LN2 + (math.log(4 / 3) + LN2) / 2, abs=1e-6)
+
+
+def test_epoch_counter_variant_normalisation():
+    # the variant uses the counter line the original left commented out (it normalises by the observed max):
+    # max_correctness starts at 1, +1 at the end of each epoch after the first
     model = build_model("qmf", DIMS, 2, settings("qmf", dropout=0.0, history_norm="epoch_counter"), n_train=4)
     counts = []
     for epoch in (1, 2, 3):
@@ -99,7 +121,7 @@ def test_epoch_counter_normalisation_switch():
     history = torch.tensor([1.0, 3.0, 3.0, 2.0], dtype=torch.float64)
     assert normalized_history(history, torch.arange(4), hi=2.0).tolist() == [0.0, 2.0, 2.0, 1.0]
     # counter below the smallest history: history [3, 5], counter 1 -> (h - 3) / (1 - 3) = [0, -1]
-    # the official sign flip: target = sign(0 - (-1)) = +1 where the observed max gives -1
+    # the sign flips: target = sign(0 - (-1)) = +1 where the observed max gives -1
     history = torch.tensor([3.0, 5.0], dtype=torch.float64)
     assert rank_targets(history, torch.arange(2), hi=1.0)[1].tolist() == [1.0, -1.0]
     assert rank_targets(history, torch.arange(2))[1].tolist() == [-1.0, 1.0]

@@ -15,11 +15,13 @@ train is the rest. Rows keep the csv order. ``options["rule"]``, if given, must 
 ``kaggle`` (the only rule). A filename listed twice in one csv keeps its first
 row (counted in ``report["duplicates"]``). A header row is tolerated.
 
-Text cleaning follows MMBT's ``scripts/food_101.py``: each character of
-``<>/\\+=-_[]{}'";:.,()*&^%$#@!~`` and the backtick becomes a space, newlines
-become spaces, whitespace runs collapse to one space, the result is stripped and
-lower-cased (``|`` is kept). HTML entities are *not* unescaped, as in MMBT
-(``&amp;`` becomes ``amp``).
+Text cleaning is MMBT's ``format_txt_file`` (facebookresearch/mmbt ``scripts/food_101.py``,
+which made QMF's published jsonl): each character of ``<>/\\+=-_[]{}'";:.,()*&^%$#@!~`` and the
+backtick becomes a space, every run of two or more whitespace characters becomes one space, the
+result is lower-cased and any remaining newline becomes a space (``|`` is kept). Nothing is
+stripped: a punctuation character or a space at either end of a title leaves one space there, as
+in the published rows. A lone ``\r`` or tab is kept, as MMBT kept it. HTML entities are *not*
+unescaped (``&amp;`` becomes `` amp ``).
 
 Images are never opened: a row whose image file is absent is kept and counted
 (``report["missing_images"]``). ``build_splits`` returns a :class:`Splits`: a
@@ -38,8 +40,8 @@ from pathlib import Path
 __all__ = ["build_splits", "clean_title", "read_titles", "resolve_root", "stratified_pick", "Splits"]
 
 _PUNCT = "<>/\\+=-_[]{}'\";:.,()*&^%$#@!~`"
-_PUNCT_TABLE = str.maketrans({c: " " for c in _PUNCT + "\n\r"})
-_SPACES = re.compile(r"\s+")
+_PUNCT_TABLE = str.maketrans({c: " " for c in _PUNCT})
+_SPACE_RUNS = re.compile(r"\s\s+")
 _HEADER_NAMES = {"filename", "file", "image", "image_path", "img", "path", "id"}
 
 
@@ -53,7 +55,7 @@ class Splits(dict):
 
 def clean_title(text: str) -> str:
     """MMBT's Food-101 text cleaning (see the module docstring)."""
-    return _SPACES.sub(" ", text.translate(_PUNCT_TABLE)).strip().lower()
+    return _SPACE_RUNS.sub(" ", text.translate(_PUNCT_TABLE)).lower().replace("\n", " ")
 
 
 def resolve_root(raw_dir: Path) -> Path:

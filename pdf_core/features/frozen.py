@@ -6,7 +6,8 @@ noisy cache is exactly what the end-to-end path would see.
 
 A cache (``.npz``) holds ``txt`` [N, Dt] (pooled text encoder output), ``img`` [N, R, Di] (image
 regions), ``bow`` [N, Dg] (sum of GloVe vectors), the (noised) texts' ``input_ids`` /
-``attention_mask``, ``labels``, and the per-sample ``image_noised`` / ``text_noised`` flags.
+``attention_mask``, ``labels``, and the per-sample ``image_noised`` / ``text_noised`` flags and
+``text_masked`` (the text changed).
 """
 
 from __future__ import annotations
@@ -98,14 +99,13 @@ def encode_split(encoders: FrozenEncoders, features_dir: Path, split: str, out_p
     data = load_split(features_dir, split)
     n = len(data["labels"])
     arrays = encoders.encode(data["images"], data["texts"], None, desc=f"encode {split}")
-    save_cache(
-        out_path, dict(arrays, labels=data["labels"], image_noised=np.zeros(n, bool), text_noised=np.zeros(n, bool))
-    )
+    clean = np.zeros(n, bool)
+    save_cache(out_path, dict(arrays, labels=data["labels"], image_noised=clean, text_noised=clean, text_masked=clean))
 
 
 def encode_noisy_test(encoders: FrozenEncoders, features_dir: Path, cond: NoiseCondition, out_path: Path) -> None:
     data = load_split(features_dir, "test")
-    noiser = TestNoiser(cond, len(data["labels"]))
+    noiser = TestNoiser(cond, len(data["labels"]), data["texts"], data["sizes"])
     arrays = encoders.encode(
         data["images"],
         data["texts"],
@@ -113,7 +113,14 @@ def encode_noisy_test(encoders: FrozenEncoders, features_dir: Path, cond: NoiseC
         desc=f"encode test {cond.noise_type} eps={cond.level:g} e{cond.eval_seed}",
     )
     save_cache(
-        out_path, dict(arrays, labels=data["labels"], image_noised=noiser.image_noised, text_noised=noiser.text_noised)
+        out_path,
+        dict(
+            arrays,
+            labels=data["labels"],
+            image_noised=noiser.image_noised,
+            text_noised=noiser.text_noised,
+            text_masked=noiser.text_masked,
+        ),
     )
 
 

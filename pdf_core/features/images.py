@@ -46,18 +46,34 @@ class ImageReport:
         }
 
 
-def resize_center_square(img: Image.Image, size: int) -> np.ndarray:
-    """Resize the short side to ``size`` (bilinear, as torchvision's Resize) and centre-crop a square."""
-    w, h = img.size
-    scale = size / min(w, h)
-    new_w, new_h = max(size, round(w * scale)), max(size, round(h * scale))
-    img = img.resize((new_w, new_h), Image.BILINEAR)
-    left, top = (new_w - size) // 2, (new_h - size) // 2
-    return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
+def resized_hw(w: int, h: int, size: int) -> tuple[int, int]:
+    """(height, width) after torchvision's ``Resize(size)``: short side ``size``, long side truncated."""
+    if w <= h:
+        return int(size * h / w), size
+    return size, int(size * w / h)
 
 
-def load_image(path: Path, size: int, report: ImageReport) -> np.ndarray | None:
-    """The stored form of one image, or None with the problem counted in ``report``."""
+def center_offset(length: int, size: int) -> int:
+    """Start of a centred window of ``size`` in ``length``, rounded as torchvision's CenterCrop.
+
+    Half-way cases round to even, so the store's square (offset from the resized image) followed by
+    the load-time crop starts where the original's CenterCrop(224) did whenever (size - crop) / 2 is
+    even (256 / 224: 16).
+    """
+    return int(round((length - size) / 2.0))
+
+
+def resize_center_square(img: Image.Image, size: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Resize as torchvision's ``Resize(size)`` (bilinear) and centre-crop a square; also the resized (h, w)."""
+    h, w = resized_hw(*img.size, size)
+    if (w, h) != img.size:
+        img = img.resize((w, h), Image.BILINEAR)
+    left, top = center_offset(w, size), center_offset(h, size)
+    return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8), (h, w)
+
+
+def load_image(path: Path, size: int, report: ImageReport) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """The stored form of one image and its resized (h, w), or None with the problem counted in ``report``."""
     if not path.exists():
         report.problems["missing"] += 1
         return None
@@ -84,7 +100,9 @@ def build_image_store(
 ) -> tuple[list[dict], ImageReport]:
     """Write ``out_path`` (uint8 [N, size, size, 3]) for the rows kept under ``policy``.
 
-    Returns the kept rows in store order and the report. Two passes: decode to learn which rows
+    Returns the kept rows in store order, each with ``resized``: its image's [h, w] after
+    ``Resize(size)`` (a placeholder: [size, size], as the original's 256 x 256 grey image), and the
+    report. Two passes: decode to learn which rows
     survive (so the memmap has its final size), then write; images are small enough to hold.
     """
     report = ImageReport()
@@ -92,8 +110,8 @@ def build_image_store(
     for i, row in enumerate(tqdm(rows, desc=f"images {where}", unit="img", mininterval=2)):
         path = image_root / row["img"]
         before = sum(report.problems.values())
-        arr = load_image(path, size, report)
-        if arr is None:
+        loaded = load_image(path, size, report)
+        if loaded is None:
             problem = next(k for k, v in report.problems.items() if v)  # any key; refined below
             problem = [k for k in report.problems][-1] if sum(report.problems.values()) > before else problem
             if policy == "error":
@@ -105,8 +123,9 @@ def build_image_store(
                 report.dropped.append(row["id"])
                 continue
             report.placeholders.append(row["id"])
-            arr = np.full((size, size, 3), PLACEHOLDER_GREY, dtype=np.uint8)
-        kept_rows.append(row)
+            loaded = np.full((size, size, 3), PLACEHOLDER_GREY, dtype=np.uint8), (size, size)
+        arr, (h, w) = loaded
+        kept_rows.append(dict(row, resized=[h, w]))
         arrays.append(arr)
     with atomic_path(out_path, suffix=".npy") as tmp:
         store = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(arrays), size, size, 3))

@@ -4,7 +4,7 @@ Layout under ``data/features/<dataset>/``::
 
     <split>/images.npy      uint8 [N, S, S, 3], memory-mapped at load
     <split>/tokens.npz      input_ids / attention_mask of the dataset's text encoder
-    <split>/samples.jsonl   id, label, text of each stored row (store order)
+    <split>/samples.jsonl   id, label, text, resized ([h, w] after Resize(image_size)) of each stored row
     classes.json            label names; index = class id
     data_report.json        counts per class and split, images fixed or dropped, text encodings
 """
@@ -57,7 +57,7 @@ def build_features(
                 np.savez(fh, **tokenize(tokenizer, texts, text_spec.get("max_length", 128)))
         write_jsonl(
             out_dir / split / "samples.jsonl",
-            ({"id": r["id"], "label": class_ids[r["label"]], "text": r["text"]} for r in kept),
+            ({"id": r["id"], "label": class_ids[r["label"]], "text": r["text"], "resized": r["resized"]} for r in kept),
         )
         report["splits"][split] = {
             "rows_in_split": len(rows),
@@ -79,7 +79,7 @@ def build_features(
 
 
 def load_split(features_dir: Path, split: str) -> dict:
-    """The stored inputs of one split: images (memmap), tokens, labels, ids, texts."""
+    """The stored inputs of one split: images (memmap), tokens, labels, ids, texts, sizes ([N, 2] h, w)."""
     split_dir = Path(features_dir) / split
     samples = read_jsonl(split_dir / "samples.jsonl")
     with np.load(split_dir / "tokens.npz") as tok:
@@ -90,4 +90,8 @@ def load_split(features_dir: Path, split: str) -> dict:
         "labels": np.array([s["label"] for s in samples], dtype=np.int64),
         "ids": [s["id"] for s in samples],
         "texts": [s["text"] for s in samples],
+        # the image sizes after Resize (paper-mode noise replays them); None in a store built before they were kept
+        "sizes": np.array([s["resized"] for s in samples], dtype=np.int64)
+        if all("resized" in s for s in samples)
+        else None,
     }
