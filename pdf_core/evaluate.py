@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from pdf_core import metrics, paths
-from pdf_core.device import pick_device
+from pdf_core.device import pick_device, place_model
 from pdf_core.faults import failpoint
 from pdf_core.inputs import SplitInputs, build_run_model
 from pdf_core.io_utils import remove_stale_temps, write_json
@@ -78,7 +78,7 @@ def evaluate_run(
             f"(saved {ckpt['hp']}, now {hp.as_dict()}); retrain this run"
         )
     model.load_state_dict(ckpt["model"])
-    model.to(device)
+    model = place_model(model, device)
     remove_stale_temps(paths.eval_dir(run_dir), (_eval_path(run_dir, c).name for c, _ in conditions))
     written = []
     for cond, inputs in conditions:

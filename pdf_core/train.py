@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pdf_core.device import pick_device
+from pdf_core.device import pick_device, place_model
 from pdf_core.faults import failpoint
 from pdf_core.inputs import RunModel, SplitInputs, build_run_model, on_device_if_it_fits
 from pdf_core.io_utils import atomic_path, remove_stale_temps, write_json, write_text
@@ -79,7 +79,7 @@ def predict(
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
-def _make_optimizer(model: RunModel, hp: RunSettings, total_steps: int, device: torch.device):
+def make_optimizer(model: RunModel, hp: RunSettings, total_steps: int, device: torch.device):
     params = [p for p in model.parameters() if p.requires_grad]
     fused = device.type == "cuda"  # one kernel per step instead of one per parameter
     if hp.optimizer == "adamw":
@@ -104,7 +104,7 @@ class _Run:
         # the compiled wrapper shares parameters with `model`, which stays the object we checkpoint
         self.forward = torch.compile(self.model) if hp.compile else self.model
         steps_per_epoch = math.ceil(math.ceil(self.n_train / hp.micro_batch) / hp.grad_accum)
-        self.opt, self.warm, self.warmup_steps, self.plateau = _make_optimizer(
+        self.opt, self.warm, self.warmup_steps, self.plateau = make_optimizer(
             self.model, hp, steps_per_epoch * hp.max_epochs, self.device
         )
         self.fingerprint = fingerprint(dict(identity, hp=hp.as_dict(), n_train=self.n_train))
@@ -238,7 +238,7 @@ def train_run(
     run_dir.mkdir(parents=True, exist_ok=True)
     device = pick_device(hp.device)
     seed_everything(seed)  # before the model is built: its initial weights come from this seed
-    model = build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs).to(device)
+    model = place_model(build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs), device)
     identity = {"model": model_name, "hp": hp, "seed": seed, "n_classes": n_classes}
     run = _Run(model, device, identity, on_device_if_it_fits(train_inputs, device), run_dir)
     remove_stale_temps(run_dir, ("last.pt", "model.pt", "train_log.jsonl", "dev_metrics.json"))
