@@ -30,3 +30,22 @@ def test_train_throughput_tiny_cpu_writes_both_recipes_and_ratios(tmp_path, cli_
     assert ratio == train["fast"]["samples_per_s"] / train["original"]["samples_per_s"]
     assert result["ratios"]["eval_fast_over_original"] > 0
     assert "train fast" in proc.stdout and "ratio train_fast_over_original" in proc.stdout
+
+
+def test_device_check_without_a_gpu_fails_clearly(tmp_path, cli_env):
+    import pytest
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible: the script would run the full measurement")
+    proc = subprocess.run(
+        ["bash", "bench/device_check.sh", str(tmp_path / "out")],
+        cwd=PROJECT_ROOT,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 3
+    assert "no CUDA GPU visible" in proc.stdout and "--cpu" in proc.stdout  # the script logs stderr there too
+    assert (tmp_path / "out" / "device_check.log").exists()
