@@ -10,13 +10,15 @@ import copy
 import functools
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from pdf_core.io_utils import write_text
 from pdf_core.models import model_names, model_settings
+
+if TYPE_CHECKING:
+    import jsonschema
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = PROJECT_ROOT / "workflow" / "schemas" / "params.schema.yaml"
@@ -73,6 +75,8 @@ def load_schema() -> dict:
 
 def validate_params(params: dict, source: str = "params.yaml") -> dict:
     """Check ``params`` against the schema and the cross-references the schema cannot express."""
+    import jsonschema  # here, not at module level: the trainer imports this module on machines without it
+
     validator = jsonschema.Draft202012Validator(load_schema())
     errors = sorted(
         validator.iter_errors(params), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))

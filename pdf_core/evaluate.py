@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from pdf_core import metrics, paths
-from pdf_core.device import pick_device
+from pdf_core.device import pick_device, place_model
 from pdf_core.faults import failpoint
 from pdf_core.inputs import SplitInputs, build_run_model
 from pdf_core.io_utils import remove_stale_temps, write_json
@@ -67,7 +67,7 @@ def _load_run(checkpoint: Path, hp: RunSettings, ds: dict, features_cfg: dict, t
             f"(saved {ckpt['hp']}, now {hp.as_dict()}); retrain this run"
         )
     model.load_state_dict(ckpt["model"])
-    return model.to(device), model_name, n_classes
+    return place_model(model, device), model_name, n_classes
 
 
 def evaluate_runs(

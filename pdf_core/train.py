@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pdf_core.device import pick_device
+from pdf_core.device import pick_device, place_model
 from pdf_core.faults import failpoint
-from pdf_core.inputs import RunModel, SplitInputs, build_run_model
+from pdf_core.inputs import RunModel, SplitInputs, build_run_model, on_device_if_it_fits
 from pdf_core.io_utils import atomic_path, remove_stale_temps, write_json, write_text
 from pdf_core.optim import accumulation_groups, make_optimizer, optimizer_step
 from pdf_core.seeding import rng_state, seed_everything, set_rng_state
@@ -227,9 +227,9 @@ def train_run(
     run_dir.mkdir(parents=True, exist_ok=True)
     device = pick_device(hp.device)
     seed_everything(seed)  # before the model is built: its initial weights come from this seed
-    model = build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs).to(device)
+    model = place_model(build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs), device)
     identity = {"model": model_name, "hp": hp, "seed": seed, "n_classes": n_classes}
-    run = _Run(model, device, identity, train_inputs, run_dir)
+    run = _Run(model, device, identity, on_device_if_it_fits(train_inputs, device), run_dir)
     remove_stale_temps(run_dir, ("last.pt", "model.pt", "train_log.jsonl", "dev_metrics.json"))
     run.resume()
     while run.state["epoch"] < hp.max_epochs and not run.state["stopped"]:

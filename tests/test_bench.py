@@ -1,0 +1,51 @@
+"""The throughput benchmarks run (tiny shapes, CPU, a few steps) and write the JSON they promise."""
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import PROJECT_ROOT
+
+
+def test_train_throughput_tiny_cpu_writes_both_recipes_and_ratios(tmp_path, cli_env):
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, "bench/train_throughput.py", "--device", "cpu", "--tiny", "--steps", "2"]
+    cmd += ["--warmup-steps", "1", "--fast-micro-batch", "32", "--workers", "1", "--json", str(out)]
+    env = dict(cli_env, PYTHONPATH=str(PROJECT_ROOT))
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["environment"]["device"] == "cpu" and result["config"]["shapes"] == "tiny"
+    for kind, phases in (("train", {"data", "forward", "backward", "optimizer"}), ("eval", {"data", "forward"})):
+        assert set(result[kind]) == {"original", "fast"}
+        for name, res in result[kind].items():
+            assert res["samples_per_s"] > 0 and res["wall_s"] > 0, (kind, name)
+            assert set(res["per_step_ms"]) == phases and all(v >= 0 for v in res["per_step_ms"].values())
+            assert sum(res["per_step_ms"].values()) > 0
+    train = result["train"]
+    assert train["original"]["micro_batch"] == 16 and train["fast"]["micro_batch"] == 32
+    assert train["original"]["samples"] == 2 * 16 and train["fast"]["samples"] == 2 * 32
+    assert train["original"]["settings"]["cudnn_deterministic"] and not train["fast"]["settings"]["cudnn_deterministic"]
+    ratio = result["ratios"]["train_fast_over_original"]
+    assert ratio == train["fast"]["samples_per_s"] / train["original"]["samples_per_s"]
+    assert result["ratios"]["eval_fast_over_original"] > 0
+    assert "train fast" in proc.stdout and "ratio train_fast_over_original" in proc.stdout
+
+
+def test_device_check_without_a_gpu_fails_clearly(tmp_path, cli_env):
+    import pytest
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible: the script would run the full measurement")
+    proc = subprocess.run(
+        ["bash", "bench/device_check.sh", str(tmp_path / "out")],
+        cwd=PROJECT_ROOT,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 3
+    assert "no CUDA GPU visible" in proc.stdout and "--cpu" in proc.stdout  # the script logs stderr there too
+    assert (tmp_path / "out" / "device_check.log").exists()
