@@ -2,9 +2,10 @@
 
 :func:`run_settings` builds it from a validated configuration: the ``train`` block, the model's own
 ``SETTINGS`` defaults (``pdf_core/models/<name>.py``) and the ``models.<name>`` overrides, in that
-order — the same overlay as :func:`pdf_core.config.model_hparams`, which Snakemake uses as the
-train/evaluate jobs' params. Each model gets its own frozen dataclass (its keys are attributes, a
-misspelt one is an AttributeError at construction, not a silent default), built from its SETTINGS.
+order, plus the ``parity`` switches a model reads — the same overlay as
+:func:`pdf_core.config.model_hparams`, which Snakemake uses as the train/evaluate jobs' params.
+Each model gets its own frozen dataclass (its keys are attributes, a misspelt one is an
+AttributeError at construction, not a silent default), built from its SETTINGS.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import dataclasses
 import functools
 from typing import Any
 
-from pdf_core.config import model_hparams
+from pdf_core.config import PARITY_CHOICES, RUN_PARITY_KEYS, model_hparams
 from pdf_core.models import model_settings
 
 _JSON_TYPES = {"number": float, "integer": int, "boolean": bool, "array": list, "string": str, "null": type(None)}
@@ -39,6 +40,9 @@ class RunSettings:
     dropout: float
     precision: str
     compile: bool
+    # `parity` switches (params.yaml): the heads' form, and the token layout of the texts MMBT reads
+    heads: str
+    token_layout: str
     # the dataset's text encoder, for models that run BERT themselves (MMBT): a checkpoint source,
     # or a dict of transformers.BertConfig fields for a randomly initialised one (tests, benchmarks)
     text_encoder_source: str | dict | None = None
@@ -75,6 +79,9 @@ def make_settings(model: str, values: dict[str, Any]) -> RunSettings:
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"model {model!r} has no setting {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    for key in RUN_PARITY_KEYS:
+        if values.get(key) not in PARITY_CHOICES:
+            raise ValueError(f"parity.{key} must be one of {', '.join(PARITY_CHOICES)}, not {values.get(key)!r}")
     return settings_class(model)(**values)
 
 
