@@ -113,6 +113,7 @@ def cmd_glove(args) -> None:
         args.source or ds["glove_spec"]["source"],
         ds["glove_spec"].get("lowercase", True),
         args.out_dir or paths.glove_dir(args.dataset),
+        mask_token=ds["glove_spec"]["bag_of_words"] == "original",
     )
 
 

@@ -24,6 +24,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = PROJECT_ROOT / "workflow" / "schemas" / "params.schema.yaml"
 
 
+# `parity` switches: `project` keeps the project's behaviour, `original` reproduces the original code's
+PARITY_CHOICES = ("project", "original")  # = $defs.parityChoice of the schema (tests/test_config.py)
+RUN_PARITY_KEYS = ("heads", "token_layout")  # the switches a model reads (RunSettings); the others act on features
+
+
 class ParamsError(ValueError):
     """params.yaml is invalid; the message names the key and what to do."""
 
@@ -141,12 +146,22 @@ def load_params(path: str | Path = "params.yaml", configfiles: tuple[str | Path,
 
 
 def dataset_config(params: dict, dataset: str) -> dict[str, Any]:
-    """The dataset block with its encoder specs resolved by name."""
+    """The dataset block with its encoder specs resolved by name.
+
+    The ``parity`` switches that change what an encoder produces travel in its spec, so every stage
+    that reads the spec (and every settings stamp that hashes it) sees them: ``token_layout`` in the
+    text spec, ``bag_of_words`` in the GloVe spec.
+    """
     ds = copy.deepcopy(params["datasets"][dataset])
     ds["name"] = dataset
-    ds["text_encoder_spec"] = dict(params["encoders"]["text"][ds["text_encoder"]], name=ds["text_encoder"])
+    parity = params["parity"]
+    ds["text_encoder_spec"] = dict(
+        params["encoders"]["text"][ds["text_encoder"]], name=ds["text_encoder"], token_layout=parity["token_layout"]
+    )
     ds["image_encoder_spec"] = dict(params["encoders"]["image"][ds["image_encoder"]], name=ds["image_encoder"])
-    ds["glove_spec"] = dict(params["encoders"]["glove"][ds["glove"]], name=ds["glove"])
+    ds["glove_spec"] = dict(
+        params["encoders"]["glove"][ds["glove"]], name=ds["glove"], bag_of_words=parity["bag_of_words"]
+    )
     return ds
 
 

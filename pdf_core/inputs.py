@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from pdf_core.data.glove import load_glove
-from pdf_core.features.encoders import ImageEncoder, TextEncoder, load_tokenizer, tokenize
+from pdf_core.features.encoders import ImageEncoder, TextEncoder, load_tokenizer, max_length, tokenize
 from pdf_core.features.frozen import bag_of_words, load_cache
 from pdf_core.features.store import load_split
 from pdf_core.models import build_model
@@ -106,12 +106,10 @@ def finetune_inputs(
         noiser = TestNoiser(cond, len(texts), texts, data["sizes"])
         images = noiser.images(np.asarray(images), 0)
         texts = noiser.texts(texts, 0)
-        tokens = tokenize(
-            load_tokenizer(ds["text_encoder_spec"]), texts, ds["text_encoder_spec"].get("max_length", 128)
-        )
+        tokens = tokenize(load_tokenizer(ds["text_encoder_spec"]), texts, ds["text_encoder_spec"])
         image_noised, text_noised, text_masked = noiser.image_noised, noiser.text_noised, noiser.text_masked
     vocab, vectors = load_glove(glove_dir)
-    bow = bag_of_words(texts, vocab, vectors, ds["glove_spec"].get("lowercase", True))
+    bow = bag_of_words(texts, vocab, vectors, ds["glove_spec"], max_length(ds["text_encoder_spec"]))
     return SplitInputs(
         {"images": images, "input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"], "bow": bow},
         data["labels"],

@@ -40,6 +40,7 @@ import numpy as np
 
 from pdf_core.features.images import center_offset
 from pdf_core.noise_replay import Replay, base_seed, replay, salt_pepper_mask
+from pdf_core.text import MASK_TOKEN
 
 NOISE_MODES = ("paper", "corrected")
 
@@ -127,7 +128,7 @@ def mask_text(text: str, prob: float, rng) -> str:
     words = text.split()
     # One draw per word, even when prob is 0 or 1, so stream consumption depends only on word count.
     hits = rng.random(len(words)) < prob
-    return " ".join("_" if hit else word for word, hit in zip(words, hits, strict=True))
+    return " ".join(MASK_TOKEN if hit else word for word, hit in zip(words, hits, strict=True))
 
 
 @dataclass(frozen=True)

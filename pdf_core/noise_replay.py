@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pdf_core.text import MASK_TOKEN
+
 ORIGINAL_BATCH_SIZE = 16  # shells/batch_eval_*.sh: --batch_sz 16
 ORIGINAL_WORKERS = 12  # eval_df.py: --n_workers default 12
 SALT_PEPPER_CHOICE_P = (0.05, 0.05, 0.9)  # AddSaltPepperNoise(density=0.1): pepper, salt, keep
@@ -78,7 +80,7 @@ def mask_text_original(text: str, level: float, rs: np.random.RandomState) -> st
     pieces = text.split(" ")
     for i in range(len(pieces)):
         if rs.choice([0, 1], p=[1 - q, q]):
-            pieces[i] = "_"
+            pieces[i] = MASK_TOKEN
     return " ".join(pieces)
 
 

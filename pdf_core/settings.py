@@ -5,7 +5,8 @@ Resolution order (:func:`setting_layers`; a later layer wins, key by key):
 1. ``train`` — every run's defaults;
 2. the model's own ``SETTINGS`` defaults (``pdf_core/models/<name>.py``; keys ``train`` does not have);
 3. ``models.<name>`` — the model's overrides;
-4. ``datasets.<dataset>.models.<name>`` — the model's overrides on that dataset only.
+4. ``datasets.<dataset>.models.<name>`` — the model's overrides on that dataset only;
+5. ``parity`` — the switches a model reads (``RUN_PARITY_KEYS``: its heads, the token layout MMBT reads).
 
 :func:`model_hparams` merges them (Snakemake uses it as the train/evaluate jobs' params and settings
 stamps); :func:`run_settings` types the result. Each model gets its own frozen dataclass (its keys are
@@ -20,6 +21,7 @@ import dataclasses
 import functools
 from typing import Any
 
+from pdf_core.config import PARITY_CHOICES, RUN_PARITY_KEYS
 from pdf_core.models import model_settings
 
 _JSON_TYPES = {"number": float, "integer": int, "boolean": bool, "array": list, "string": str, "null": type(None)}
@@ -45,6 +47,9 @@ class RunSettings:
     dropout: float
     precision: str
     compile: bool
+    # `parity` switches (params.yaml): the heads' form, and the token layout of the texts MMBT reads
+    heads: str
+    token_layout: str
     # the dataset's text encoder, for models that run BERT themselves (MMBT): a checkpoint source,
     # or a dict of transformers.BertConfig fields for a randomly initialised one (tests, benchmarks)
     text_encoder_source: str | dict | None = None
@@ -81,6 +86,9 @@ def make_settings(model: str, values: dict[str, Any]) -> RunSettings:
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"model {model!r} has no setting {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    for key in RUN_PARITY_KEYS:
+        if values.get(key) not in PARITY_CHOICES:
+            raise ValueError(f"parity.{key} must be one of {', '.join(PARITY_CHOICES)}, not {values.get(key)!r}")
     return settings_class(model)(**values)
 
 
@@ -94,6 +102,7 @@ def setting_layers(params: dict, model: str, dataset: str | None = None) -> list
     if dataset is not None:
         overrides = (params["datasets"][dataset].get("models") or {}).get(model) or {}
         layers.append((f"datasets.{dataset}.models.{model}", overrides))
+    layers.append(("parity", {key: params["parity"][key] for key in RUN_PARITY_KEYS}))
     return [(name, copy.deepcopy(values)) for name, values in layers]
 
 

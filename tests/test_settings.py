@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from pdf_core.config import load_params
+from pdf_core.config import RUN_PARITY_KEYS, load_params
 from pdf_core.settings import RunSettings, make_settings, model_hparams, run_settings, setting_layers
 from tests.conftest import PROJECT_ROOT
 
@@ -31,12 +31,12 @@ def test_as_dict_is_the_overlay_snakemake_tracks(params):
 
 
 def test_list_defaults_are_not_shared_and_unknown_keys_are_named(params):
-    train = params["train"]
-    a, b = make_settings("concatbert", dict(train)), make_settings("concatbert", dict(train))
+    values = dict(params["train"], **{key: params["parity"][key] for key in RUN_PARITY_KEYS})  # no `hidden`
+    a, b = make_settings("concatbert", dict(values)), make_settings("concatbert", dict(values))
     a.hidden.append(8)
     assert b.hidden == []
     with pytest.raises(ValueError, match="model 'bow' has no setting rank_weight"):
-        make_settings("bow", dict(train, rank_weight=2))
+        make_settings("bow", dict(values, rank_weight=2))
 
 
 def test_resolution_order_train_model_dataset(params):
@@ -55,4 +55,14 @@ def test_resolution_order_train_model_dataset(params):
         "pdf_core/models/pdf.py SETTINGS",
         "models.pdf",
         "datasets.synthetic.models.pdf",
+        "parity",
     ]
+
+
+def test_the_parity_switches_a_model_reads_are_run_settings(params):
+    params["parity"].update(heads="original", token_layout="original", bag_of_words="original")
+    mmbt = run_settings(params, "mmbt", "synthetic")
+    assert (mmbt.heads, mmbt.token_layout) == ("original", "original")
+    assert not hasattr(mmbt, "bag_of_words")  # it acts on the features (the GloVe spec), not on a model
+    with pytest.raises(ValueError, match="parity.heads must be one of project, original, not 'bare'"):
+        make_settings("bow", dict(model_hparams(params, "bow"), heads="bare"))

@@ -11,6 +11,9 @@ Sources (``encoders.glove.<name>.source`` in params):
   vocabulary words whose numbers do not parse, are counted as malformed and skipped (numbers are
   only parsed for vocabulary words, which keeps the pass near disk speed).
 
+The vocabulary is the words of the split texts; with ``parity.bag_of_words: original`` also the noise
+mask ``_`` (the original looked it up in GloVe like any word; 840B and 6B have a vector for it).
+
 Output: ``vectors.npy`` (float32 [V+1, D]; row 0 is all zeros for unknown words) and ``vocab.txt``
 (line i is the word of row i; line 0 is ``<unk>``), plus ``report.json`` with coverage counts.
 """
@@ -26,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pdf_core.io_utils import atomic_path, read_jsonl, write_json, write_text
-from pdf_core.text import words
+from pdf_core.text import MASK_TOKEN, words
 
 log = logging.getLogger(__name__)
 UNK = "<unk>"
@@ -103,10 +106,13 @@ def _text_file_vectors(path: Path, wanted: set[str]) -> tuple[dict[str, np.ndarr
     return found, dim, {"lines": lines, "malformed_lines": malformed}
 
 
-def extract_glove(split_files: list[Path], source: str, lowercase: bool, out_dir: str | Path) -> dict:
+def extract_glove(
+    split_files: list[Path], source: str, lowercase: bool, out_dir: str | Path, mask_token: bool = False
+) -> dict:
+    """Extract the vectors of the split texts' words (and of the noise mask ``_`` when ``mask_token``)."""
     out_dir = Path(out_dir)
     vocab_counts = dataset_vocabulary(split_files, lowercase)
-    wanted = set(vocab_counts)
+    wanted = set(vocab_counts) | ({MASK_TOKEN} if mask_token else set())
     if source.startswith("package:"):
         found, dim, stats = _packaged_vectors(source.split(":", 1)[1], wanted)
     else:
@@ -128,8 +134,12 @@ def extract_glove(split_files: list[Path], source: str, lowercase: bool, out_dir
         "dataset_words": len(wanted),
         "words_found": len(found),
         "token_coverage": covered / tokens if tokens else 0.0,
+        # parity.bag_of_words original: whether the mask has a vector (null: not asked for)
+        "mask_token_found": MASK_TOKEN in found if mask_token else None,
     }
     write_json(out_dir / "report.json", report)
+    if mask_token and MASK_TOKEN not in found:
+        log.warning("GloVe: %s has no vector for the noise mask %r: masked words will add nothing", source, MASK_TOKEN)
     log.info(
         "GloVe: %d/%d words found (token coverage %.1f%%), %d malformed lines",
         len(found),

@@ -61,9 +61,38 @@ def _tokenizer(source: str):
     return load_pretrained(AutoTokenizer, source)
 
 
-def tokenize(tokenizer, texts: list[str], max_length: int) -> dict[str, np.ndarray]:
-    enc = tokenizer(texts, padding="max_length", truncation=True, max_length=max_length, return_tensors="np")
-    return {"input_ids": enc["input_ids"].astype(np.int32), "attention_mask": enc["attention_mask"].astype(np.int8)}
+DEFAULT_MAX_LENGTH = 128  # tokens per text when the text encoder spec sets no max_length
+
+
+def max_length(spec: dict) -> int:
+    return spec.get("max_length", DEFAULT_MAX_LENGTH)
+
+
+def tokenize(tokenizer, texts: list[str], spec: dict) -> dict[str, np.ndarray]:
+    """Token ids and attention mask of ``texts``, right-padded to the spec's ``max_length``.
+
+    ``token_layout`` (``parity.token_layout``, put into the spec by ``config.dataset_config``):
+
+    * ``project`` — the tokenizer's own special tokens (``[CLS] text [SEP]`` for BERT), truncated
+      to ``max_length`` in all;
+    * ``original`` — ``[CLS]`` + the text's first ``max_length - 1`` wordpieces and no ``[SEP]``, as
+      QMF's ``JsonlDataset.__getitem__`` built it (``src/data/dataset.py``, first commit 8c16860:
+      ``["[CLS]"] + tokenizer(text)[:max_seq_len - 1]``, padded with id 0 by ``collate_fn``).
+      MMBT drops that leading ``[CLS]`` (pdf_core/models/mmbt.py).
+    """
+    length = max_length(spec)
+    if spec["token_layout"] == "project":
+        enc = tokenizer(texts, padding="max_length", truncation=True, max_length=length, return_tensors="np")
+        return {"input_ids": enc["input_ids"].astype(np.int32), "attention_mask": enc["attention_mask"].astype(np.int8)}
+    if spec["token_layout"] != "original":
+        raise ValueError(f"token_layout must be 'project' or 'original', not {spec['token_layout']!r}")
+    pieces = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=length - 1)["input_ids"]
+    ids = np.full((len(texts), length), tokenizer.pad_token_id, dtype=np.int32)
+    mask = np.zeros((len(texts), length), dtype=np.int8)
+    for row, text_ids in enumerate(pieces):
+        ids[row, : len(text_ids) + 1] = [tokenizer.cls_token_id, *text_ids]
+        mask[row, : len(text_ids) + 1] = 1
+    return {"input_ids": ids, "attention_mask": mask}
 
 
 class TextEncoder(nn.Module):

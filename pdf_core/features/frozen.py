@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from pdf_core.data.glove import load_glove
-from pdf_core.features.encoders import ImageEncoder, TextEncoder, load_tokenizer, tokenize
+from pdf_core.features.encoders import ImageEncoder, TextEncoder, load_tokenizer, max_length, tokenize
 from pdf_core.features.store import load_split
 from pdf_core.io_utils import atomic_path
 from pdf_core.noise import NoiseCondition, TestNoiser
@@ -29,11 +29,27 @@ from pdf_core.text import words
 log = logging.getLogger(__name__)
 
 
-def bag_of_words(texts: list[str], vocab: dict[str, int], vectors: np.ndarray, lowercase: bool) -> np.ndarray:
-    """Sum of the GloVe vectors of each text's words; unknown words (and masked '_') add nothing."""
+def bag_of_words(
+    texts: list[str], vocab: dict[str, int], vectors: np.ndarray, glove_spec: dict, max_seq_len: int
+) -> np.ndarray:
+    """Sum of the GloVe vectors of each text's whitespace words [N, D]; a word without a vector adds nothing.
+
+    ``bag_of_words`` (``parity.bag_of_words``, put into the GloVe spec by ``config.dataset_config``):
+
+    * ``project`` — every word; the vocabulary holds the clean texts' words (``extract_glove``), so
+      the noise mask ``_`` adds nothing (unless a clean text has ``_`` as a word);
+    * ``original`` — the first ``max_seq_len - 1`` words (the text encoder's ``max_length``: the original
+      had one ``max_seq_len`` for every model), and ``_`` has its GloVe vector (``extract_glove`` adds it
+      to the vocabulary). QMF's ``JsonlDataset`` (``src/data/dataset.py``, first commit 8c16860) fed
+      ``["[CLS]"] + str.split(text)[:max_seq_len - 1]`` to ``GloveBowEncoder`` (``src/models/bow.py``),
+      which sums frozen GloVe rows; words GloVe lacks map to ``[UNK]``, whose row is zero, as is
+      ``[CLS]``'s unless the GloVe file has that token.
+    """
+    lowercase = glove_spec.get("lowercase", True)
+    limit = max_seq_len - 1 if glove_spec["bag_of_words"] == "original" else None
     out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
     for i, text in enumerate(texts):
-        idx = [vocab[w] for w in words(text, lowercase) if w in vocab]
+        idx = [vocab[w] for w in words(text, lowercase)[:limit] if w in vocab]
         if idx:
             out[i] = vectors[idx].sum(0)
     return out
@@ -65,7 +81,7 @@ class FrozenEncoders:
             if noiser is not None:
                 chunk, chunk_texts = noiser.images(chunk, start), noiser.texts(chunk_texts, start)
             img_out.append(self.image(torch.from_numpy(chunk).to(self.device)).float().cpu().numpy())
-            tok = tokenize(self.tokenizer, chunk_texts, self.text_spec.get("max_length", 128))
+            tok = tokenize(self.tokenizer, chunk_texts, self.text_spec)
             ids_out.append(tok["input_ids"])  # kept for models that run BERT themselves (MMBT)
             mask_out.append(tok["attention_mask"])
             txt_out.append(
@@ -78,7 +94,9 @@ class FrozenEncoders:
                 .numpy()
             )
             bow_out.append(
-                bag_of_words(chunk_texts, self.glove_vocab, self.glove_vectors, self.glove_spec.get("lowercase", True))
+                bag_of_words(
+                    chunk_texts, self.glove_vocab, self.glove_vectors, self.glove_spec, max_length(self.text_spec)
+                )
             )
         return {
             "txt": np.concatenate(txt_out),

@@ -3,7 +3,7 @@
 Layout under ``data/features/<dataset>/``::
 
     <split>/images.npy      uint8 [N, S, S, 3], memory-mapped at load
-    <split>/tokens.npz      input_ids / attention_mask of the dataset's text encoder
+    <split>/tokens.npz      input_ids / attention_mask of the dataset's text encoder (in parity.token_layout)
     <split>/samples.jsonl   id, label, text, resized ([h, w] after Resize(image_size)) of each stored row
     classes.json            label names; index = class id
     data_report.json        counts per class and split, images fixed or dropped, text encodings
@@ -54,7 +54,7 @@ def build_features(
         texts = [row["text"] for row in kept]
         with atomic_path(out_dir / split / "tokens.npz", suffix=".npz") as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, **tokenize(tokenizer, texts, text_spec.get("max_length", 128)))
+                np.savez(fh, **tokenize(tokenizer, texts, text_spec))
         write_jsonl(
             out_dir / split / "samples.jsonl",
             ({"id": r["id"], "label": class_ids[r["label"]], "text": r["text"], "resized": r["resized"]} for r in kept),

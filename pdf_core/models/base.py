@@ -55,14 +55,37 @@ class FusionModel(nn.Module):
         return {}
 
 
-def text_head(dims: InputDims, n_classes: int, dropout: float) -> nn.Module:
-    """BERT classifier head of the paper: dropout + linear on the pooled output."""
-    return nn.Sequential(nn.Dropout(dropout), nn.Linear(dims.txt, n_classes))
+# pytorch_pretrained_bert's `init_bert_weights` with bert-base-uncased's initializer_range
+BERT_INIT_STD = 0.02
 
 
-def image_head(dims: InputDims, n_classes: int, dropout: float) -> nn.Module:
-    """Image classifier head of the paper: flatten the regions, dropout + linear."""
-    return nn.Sequential(nn.Flatten(1), nn.Dropout(dropout), nn.Linear(dims.img_flat, n_classes))
+def head_dropout(hp: RunSettings) -> nn.Module:
+    """Dropout before a classifier: the project's heads have it, the original's (``parity.heads: original``) not.
+
+    Original (QMF first commit 8c16860): ``BertClf``, ``ImageClf`` (``src/models/bert.py``,
+    ``src/models/image.py``) and ``MultimodalBertClf`` (``src/models/mmbt.py``) apply their ``clf``
+    Linear straight to the pooled / flattened features.
+    """
+    return nn.Dropout(hp.dropout) if hp.heads == "project" else nn.Identity()
+
+
+def text_head(dims: InputDims, n_classes: int, hp: RunSettings) -> nn.Module:
+    """Classifier on the pooled text vector: dropout (project) + linear.
+
+    ``parity.heads: original``: no dropout, and the weight ~ N(0, 0.02) with a zero bias, as the
+    original ``BertClf`` initialised it (``self.clf.apply(self.enc.bert.init_bert_weights)``).
+    """
+    linear = nn.Linear(dims.txt, n_classes)
+    if hp.heads == "original":
+        nn.init.normal_(linear.weight, mean=0.0, std=BERT_INIT_STD)
+        nn.init.zeros_(linear.bias)
+    return nn.Sequential(head_dropout(hp), linear)
+
+
+def image_head(dims: InputDims, n_classes: int, hp: RunSettings) -> nn.Module:
+    """Classifier on the image regions: flatten, dropout (project) + linear (PyTorch's init in both forms,
+    as the original ``ImageClf``)."""
+    return nn.Sequential(nn.Flatten(1), head_dropout(hp), nn.Linear(dims.img_flat, n_classes))
 
 
 class LateFusionBase(FusionModel):
@@ -72,8 +95,8 @@ class LateFusionBase(FusionModel):
 
     def __init__(self, dims: InputDims, n_classes: int, hp: RunSettings, n_train: int):
         super().__init__(dims, n_classes, hp, n_train)
-        self.txt_head = text_head(dims, n_classes, hp.dropout)
-        self.img_head = image_head(dims, n_classes, hp.dropout)
+        self.txt_head = text_head(dims, n_classes, hp)
+        self.img_head = image_head(dims, n_classes, hp)
 
     def unimodal_logits(self, feats: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         return self.txt_head(feats["txt"]), self.img_head(feats["img"])

@@ -1,4 +1,5 @@
-"""``bert``: text-only baseline — the pooled BERT output -> dropout + linear.
+"""``bert``: text-only baseline — the pooled BERT output -> the text head (``base.text_head``: dropout + linear,
+or the original's bare BERT-initialised linear with ``parity.heads: original``).
 
 In ``frozen`` mode the pooled vector comes from the feature cache; in ``finetune`` mode from the
 trainable :class:`~pdf_core.features.encoders.TextEncoder` that :class:`~pdf_core.inputs.RunModel`
@@ -17,7 +18,7 @@ class Bert(FusionModel):
 
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        self.clf = text_head(dims, n_classes, hp.dropout)
+        self.clf = text_head(dims, n_classes, hp)
 
     def forward(self, feats):
         return {"logits": self.clf(feats["txt"])}

@@ -1,4 +1,5 @@
-"""``img``: image-only baseline — the pooled regions, flattened -> dropout + linear."""
+"""``img``: image-only baseline — the pooled regions, flattened -> dropout + linear (``base.image_head``; no
+dropout with ``parity.heads: original``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ class Img(FusionModel):
 
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        self.clf = image_head(dims, n_classes, hp.dropout)
+        self.clf = image_head(dims, n_classes, hp)
 
     def forward(self, feats):
         return {"logits": self.clf(feats["img"])}
