@@ -79,6 +79,9 @@ def paper_settings(**overrides):
         "dropout": 0.1,
         "precision": "fp32",
         "compile": False,
+        "heads": "original",  # configs/paper.yaml `parity`
+        "token_layout": "original",
+        "deterministic": False,  # cuDNN autotuning (the original recipe's cudnn flags: set_backend)
     }
     return make_settings(MODEL, {**values, **overrides})
 

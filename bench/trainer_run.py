@@ -1,7 +1,7 @@
 """A short paper-recipe finetune run through the project's real trainer, at paper size, offline.
 
     python bench/trainer_run.py --json OUT [--device cuda|cpu] [--tiny] [--n-train 3840]
-        [--n-dev 512] [--epochs 2] [--micro-batch 128] [--compile]
+        [--n-dev 512] [--epochs 2] [--micro-batch 256] [--compile]
 
 ``pdf_core.train.train_run`` trains ``qmf`` (BERT-base + ResNet-152, random weights; tiny shapes with
 ``--tiny``) on a generated split in the finetune layout (bench/paper_shapes.py) with the paper's
@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import paper_shapes
-import torch
 
 from pdf_core.io_utils import write_json
 from pdf_core.train import train_run
@@ -37,7 +36,7 @@ def main(argv=None) -> int:
     p.add_argument("--n-train", type=int, default=3840)
     p.add_argument("--n-dev", type=int, default=512)
     p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--micro-batch", type=int, default=128)
+    p.add_argument("--micro-batch", type=int, default=256)
     p.add_argument("--effective-batch", type=int, default=640)
     p.add_argument("--compile", action="store_true")
     args = p.parse_args(argv)
@@ -50,8 +49,6 @@ def main(argv=None) -> int:
         precision="bf16" if args.device == "cuda" else "fp32",
         compile=args.compile,
     )
-    if args.device == "cuda":
-        torch.backends.cudnn.benchmark = True
     train_inputs = paper_shapes.make_inputs(shapes, args.n_train, seed=1)
     dev_inputs = paper_shapes.make_inputs(shapes, args.n_dev, seed=2)
     run_dir = Path(tempfile.mkdtemp(prefix="pdf_core_trainer_run_"))

@@ -47,6 +47,7 @@ class RunSettings:
     dropout: float
     precision: str
     compile: bool
+    deterministic: bool
     # `parity` switches (params.yaml): the heads' form, and the token layout of the texts MMBT reads
     heads: str
     token_layout: str

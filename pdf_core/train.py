@@ -226,7 +226,7 @@ def train_run(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     device = pick_device(hp.device)
-    seed_everything(seed)  # before the model is built: its initial weights come from this seed
+    seed_everything(seed, hp.deterministic)  # before the model is built: its initial weights come from this seed
     model = place_model(build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs), device)
     identity = {"model": model_name, "hp": hp, "seed": seed, "n_classes": n_classes}
     run = _Run(model, device, identity, on_device_if_it_fits(train_inputs, device), run_dir)
