@@ -210,6 +210,7 @@ class _Run:
             dev_acc,
             " (best)" if improved else "",
             seconds,
+            extra={"epoch_seconds": seconds},  # for a logging handler that times epochs (bench/trainer_run.py)
         )
         patience = self.hp.patience
         state["stopped"] = patience is not None and state["bad_epochs"] >= patience
