@@ -50,4 +50,4 @@ test-slurm: install-test
 	$(BIN)/pytest -m slurm tests/test_slurm.py -s
 
 clean:
-	rm -rf .snakemake .pdf_core data runs results logs benchmarks
+	rm -rf .snakemake .pdf_core data runs dvclive results logs benchmarks

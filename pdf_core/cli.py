@@ -193,6 +193,7 @@ def cmd_train(args) -> None:
         _train_inputs(params, ds, hp, "train"),
         _train_inputs(params, ds, hp, "dev"),
         Path(args.run_dir or paths.run_dir(args.dataset, args.model, args.seed)),
+        Path(args.curves_dir or paths.curves_dir(args.dataset, args.model, args.seed)),
     )
     print(metrics)
 
@@ -244,6 +245,8 @@ def cmd_show_config(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pdf_core import paths
+
     parser = argparse.ArgumentParser(
         prog="python -m pdf_core", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -310,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--run-dir")
+    p.add_argument(
+        "--curves-dir", help=f"per-epoch training curves (default: {paths.curves_dir('<dataset>', '<model>', '<k>')})"
+    )
 
     p = stage("evaluate", cmd_evaluate, "evaluate trained runs under every noise condition of the grid")
     p.add_argument("--dataset", required=True)

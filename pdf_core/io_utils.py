@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -48,14 +49,42 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
-def remove_stale_temps(directory: str | os.PathLike, names: Iterable[str]) -> None:
-    """Delete the temp files :func:`atomic_path` left for ``names`` when a process was killed mid-write.
+@contextlib.contextmanager
+def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temp directory next to ``target``; on success it replaces ``target`` whole.
 
-    Only for a directory that one job owns (Snakemake runs one job per output), at that job's start.
+    A kill leaves the old directory, or none, plus the temp: never a directory with part of the new files.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        for path in sorted(tmp.rglob("*")):
+            if path.is_file():
+                with open(path, "rb+") as fh:
+                    os.fsync(fh.fileno())
+        os.chmod(tmp, 0o777 & ~_current_umask())  # mkdtemp makes it 0700
+        failpoint("before_rename")  # test hook: a kill here leaves the old directory and the temp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_stale_temps(directory: str | os.PathLike, names: Iterable[str]) -> None:
+    """Delete the temps :func:`atomic_path` / :func:`atomic_dir` left for ``names`` when a process was killed
+    mid-write.
+
+    Only for names that one job owns (Snakemake runs one job per output), at that job's start.
     """
     for name in names:
         for stale in Path(directory).glob(f".{name}.*"):
-            stale.unlink(missing_ok=True)
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink(missing_ok=True)
 
 
 def write_text(target: str | os.PathLike, text: str) -> None:

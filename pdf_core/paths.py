@@ -82,6 +82,20 @@ def run_dir(dataset: str, model: str, seed: int | str) -> Path:
     return model_dir(dataset, model) / f"seed{seed}"
 
 
+CURVES_ROOT = Path("dvclive")
+
+
+def model_curves_dir(dataset: str, model: str) -> Path:
+    """The training curves of every run (seed) of one model on one dataset."""
+    return CURVES_ROOT / dataset / model
+
+
+def curves_dir(dataset: str, model: str, seed: int | str) -> Path:
+    """One run's training curves (pdf_core.curves). Outside ``runs/``: dvc.yaml's plots entry names one
+    directory holding nothing but curve files (DVC plots take no globs, and ``runs/`` holds checkpoints)."""
+    return model_curves_dir(dataset, model) / f"seed{seed}"
+
+
 def eval_dir(run: Path) -> Path:
     return Path(run) / "eval"
 

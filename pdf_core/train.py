@@ -8,7 +8,9 @@ patience (``null``: best dev over all epochs). After every epoch the full state 
 optimizer, schedulers, RNG, epoch, step) goes to ``last.pt``, so a killed run resumes where it was;
 ``last.pt`` is only resumed when its config fingerprint matches this run's.
 
-Outputs in the run directory: ``model.pt`` (best dev), ``train_log.jsonl``, ``dev_metrics.json``.
+Outputs: ``model.pt`` (best dev) and ``dev_metrics.json`` in the run directory; the per-epoch curves
+(train loss, dev accuracy, learning rate, mean dev fusion weights) in the curves directory
+(:mod:`pdf_core.curves`, DVCLive's format).
 """
 
 from __future__ import annotations
@@ -24,15 +26,19 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from pdf_core.curves import write_curves
 from pdf_core.device import pick_device, place_model
 from pdf_core.faults import failpoint
 from pdf_core.inputs import RunModel, SplitInputs, build_run_model, on_device_if_it_fits
-from pdf_core.io_utils import atomic_path, remove_stale_temps, write_json, write_text
+from pdf_core.io_utils import atomic_path, remove_stale_temps, write_json
 from pdf_core.optim import accumulation_groups, make_optimizer, optimizer_step
 from pdf_core.seeding import rng_state, seed_everything, set_rng_state
 from pdf_core.settings import RunSettings
 
 log = logging.getLogger(__name__)
+
+# part of every checkpoint's fingerprint: a last.pt of an older layout is not resumed (2: "history" rows)
+CHECKPOINT_LAYOUT = 2
 
 
 class NonFiniteLoss(RuntimeError):
@@ -83,7 +89,7 @@ def predict(
 
 
 class _Run:
-    """The moving parts of one training run: model, optimizer and schedulers, their state, the log."""
+    """The moving parts of one training run: model, optimizer and schedulers, their state, the history."""
 
     def __init__(self, model: RunModel, device: torch.device, identity: dict, train_inputs: SplitInputs, run_dir: Path):
         """``identity``: the model name, settings, seed and class count that make this run this run."""
@@ -99,9 +105,11 @@ class _Run:
         self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.opt, mode="max", patience=hp.lr_patience, factor=hp.lr_factor
         )
-        self.fingerprint = fingerprint(dict(identity, hp=hp.as_dict(), n_train=self.n_train))
+        self.fingerprint = fingerprint(
+            dict(identity, hp=hp.as_dict(), n_train=self.n_train, checkpoint_layout=CHECKPOINT_LAYOUT)
+        )
         self.state = {"epoch": 0, "step": 0, "best_acc": -1.0, "best_epoch": 0, "bad_epochs": 0, "stopped": False}
-        self.log_lines: list[str] = []
+        self.history: list[dict] = []  # one row per epoch, the training curves (pdf_core.curves)
         self.last_path, self.best_path = run_dir / "last.pt", run_dir / "model.pt"
 
     def resume(self) -> None:
@@ -117,7 +125,7 @@ class _Run:
         self.opt.load_state_dict(ckpt["optimizer"])
         self.plateau.load_state_dict(ckpt["plateau"])
         set_rng_state(ckpt["rng"])
-        self.state, self.log_lines = ckpt["state"], ckpt["log_lines"]
+        self.state, self.history = ckpt["state"], ckpt["history"]
         log.info("resumed %s from epoch %d (step %d)", self.last_path.parent, self.state["epoch"], self.state["step"])
 
     def train_epoch(self, epoch: int) -> float:
@@ -160,9 +168,12 @@ class _Run:
         model.fusion.on_epoch_end(epoch)
         return total_loss / self.n_train
 
-    def end_epoch(self, epoch: int, train_loss: float, dev_acc: float, seconds: float) -> None:
-        """Schedulers, best-dev checkpoint, early-stop bookkeeping, the log line and ``last.pt``."""
-        state = self.state
+    def end_epoch(self, epoch: int, train_loss: float, dev: dict[str, float], seconds: float) -> None:
+        """Schedulers, best-dev checkpoint, early-stop bookkeeping, the history row and ``last.pt``.
+
+        ``dev``: the epoch's dev metrics by curve name (``dev/acc``, and ``dev/weight_*`` for fusion models).
+        """
+        state, dev_acc = self.state, dev["dev/acc"]
         self.plateau.step(dev_acc)
         state["epoch"] = epoch
         improved = dev_acc > state["best_acc"]
@@ -182,19 +193,25 @@ class _Run:
             )
         else:
             state["bad_epochs"] += 1
-        self.log_lines.append(
-            json.dumps(
-                {
-                    "epoch": epoch,
-                    "train_loss": train_loss,
-                    "dev_acc": dev_acc,
-                    # the lr of the next step: ReduceLROnPlateau's lr times the schedule's factor
-                    "lr": self.opt.param_groups[0]["lr"] * self.schedule(self.state["step"]),
-                    "seconds": round(seconds, 3),
-                }
-            )
+        # wall time goes to the log only: the curves must be the same bytes after a resume
+        self.history.append(
+            {
+                "epoch": epoch,
+                "train/loss": train_loss,
+                **dev,
+                # the lr of the next step: ReduceLROnPlateau's lr times the schedule's factor
+                "lr": self.opt.param_groups[0]["lr"] * self.schedule(self.state["step"]),
+            }
         )
-        log.info("epoch %d: train loss %.4f, dev acc %.4f%s", epoch, train_loss, dev_acc, " (best)" if improved else "")
+        log.info(
+            "epoch %d: train loss %.4f, dev acc %.4f%s, %.1f s",
+            epoch,
+            train_loss,
+            dev_acc,
+            " (best)" if improved else "",
+            seconds,
+            extra={"epoch_seconds": seconds},  # for a logging handler that times epochs (bench/trainer_run.py)
+        )
         patience = self.hp.patience
         state["stopped"] = patience is not None and state["bad_epochs"] >= patience
         save_checkpoint(
@@ -206,7 +223,7 @@ class _Run:
                 "plateau": self.plateau.state_dict(),
                 "rng": rng_state(),
                 "state": state,
-                "log_lines": self.log_lines,
+                "history": self.history,
             },
         )
 
@@ -221,28 +238,34 @@ def train_run(
     train_inputs: SplitInputs,
     dev_inputs: SplitInputs,
     run_dir: Path,
+    curves_dir: Path,
 ) -> dict:
-    """Train until max epochs or early stop; write ``model.pt``, ``train_log.jsonl``, ``dev_metrics.json``."""
-    run_dir = Path(run_dir)
+    """Train until max epochs or early stop; write ``model.pt`` and ``dev_metrics.json`` to ``run_dir``, the
+    training curves to ``curves_dir``."""
+    run_dir, curves_dir = Path(run_dir), Path(curves_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     device = pick_device(hp.device)
     seed_everything(seed, hp.deterministic)  # before the model is built: its initial weights come from this seed
     model = place_model(build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs), device)
     identity = {"model": model_name, "hp": hp, "seed": seed, "n_classes": n_classes}
     run = _Run(model, device, identity, on_device_if_it_fits(train_inputs, device), run_dir)
-    remove_stale_temps(run_dir, ("last.pt", "model.pt", "train_log.jsonl", "dev_metrics.json"))
+    remove_stale_temps(run_dir, ("last.pt", "model.pt", "dev_metrics.json"))
+    remove_stale_temps(curves_dir.parent, (curves_dir.name,))
     run.resume()
     while run.state["epoch"] < hp.max_epochs and not run.state["stopped"]:
         epoch, t0 = run.state["epoch"] + 1, time.time()
         train_loss = run.train_epoch(epoch)
         dev = predict(run.model, dev_inputs, run.device, precision=hp.precision)
-        dev_acc = float((dev["logits"].argmax(1) == dev_inputs.labels).mean())
-        run.end_epoch(epoch, train_loss, dev_acc, time.time() - t0)
+        dev_metrics = {"dev/acc": float((dev["logits"].argmax(1) == dev_inputs.labels).mean())}
+        for weight in ("weight_txt", "weight_img"):  # fusion models only
+            if weight in dev:
+                dev_metrics[f"dev/{weight}"] = float(dev[weight].mean())
+        run.end_epoch(epoch, train_loss, dev_metrics, time.time() - t0)
         failpoint("epoch_end")  # test hook: kill right after the epoch's checkpoint
     if run.state["stopped"]:
         log.info("early stop: %d epochs without dev improvement", run.state["bad_epochs"])
 
-    write_text(run_dir / "train_log.jsonl", "\n".join(run.log_lines) + "\n")
+    write_curves(curves_dir, run.history)
     state = run.state
     metrics = {"best_dev_acc": state["best_acc"], "best_epoch": state["best_epoch"], "epochs_run": state["epoch"]}
     write_json(run_dir / "dev_metrics.json", metrics)

@@ -1,15 +1,14 @@
 """Jobs run exactly the configuration Snakemake resolved: params.yaml + --configfile + --config.
 
 A real Snakemake run on the tiny config: a --configfile changes the stored image size, a --config
-changes a model's learning rate in its train log, and repeating the same command has nothing to do.
+changes a model's learning rate in its training curves, and repeating the same command has nothing to do.
 """
-
-import json
 
 import numpy as np
 import pytest
 import yaml
 
+from pdf_core.curves import read_curves
 from tests.conftest import snakemake_exe
 from tests.test_pipeline import _run, _tiny_params, repo  # noqa: F401  (repo is a fixture)
 
@@ -28,12 +27,12 @@ def test_jobs_read_configfile_and_config_overrides(repo, cli_env):  # noqa: F811
     assert np.load(repo / store, mmap_mode="r").shape[1:3] == (48, 48)  # params.yaml says 64
     assert "Nothing to be done" in _run([snakemake_exe(), "-n", store] + with_file, repo, cli_env)
 
-    train_log = "runs/synthetic/latefusion/seed1/train_log.jsonl"
+    trained = "runs/synthetic/latefusion/seed1/dev_metrics.json"
     with_both = with_file + ["--config", "models={latefusion: {lr: 0.0123}}"]
-    _run([snakemake_exe(), train_log] + with_both, repo, cli_env)
-    first_epoch = json.loads((repo / train_log).read_text().splitlines()[0])
+    _run([snakemake_exe(), trained] + with_both, repo, cli_env)
+    first_epoch = read_curves(repo / "dvclive/synthetic/latefusion/seed1")[0]
     assert first_epoch["lr"] == pytest.approx(0.0123)  # params.yaml: the train default 0.001
-    assert "Nothing to be done" in _run([snakemake_exe(), "-n", train_log] + with_both, repo, cli_env)
+    assert "Nothing to be done" in _run([snakemake_exe(), "-n", trained] + with_both, repo, cli_env)
     # Through a target rule (it asks for the settings stamps): the run is current under the override,
     # and out of date without it (its learning rate differs), never silently reused.
     retrain = "output: runs/synthetic/latefusion/seed1/model.pt"  # the train job of that run, in a dry run

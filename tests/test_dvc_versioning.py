@@ -1,7 +1,7 @@
 """DVC versions the outputs (tiny config of test_pipeline): share through a remote, travel back in time,
-queued experiments that reuse unchanged stages. After every restore Snakemake must have nothing to do:
-restored files have new mtimes and no .snakemake/ metadata (or another commit's), which is what
-workflow/rules/settings.smk and profiles/default are for.
+queued experiments that reuse unchanged stages, every run's training curves in `dvc plots`. After every
+restore Snakemake must have nothing to do: restored files have new mtimes and no .snakemake/ metadata (or
+another commit's), which is what workflow/rules/settings.smk and profiles/default are for.
 
 One pipeline run (module fixture, `dvc repro`) feeds every test; each test works on its own copy.
 """
@@ -17,22 +17,24 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pdf_core.curves import METRICS
 from tests.conftest import VENV_BIN, snakemake_exe
 from tests.test_pipeline import _job_counts, _run, make_repo
 
 pytestmark = pytest.mark.slow
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
-VERSIONED = ("data", "runs", "results")
+VERSIONED = ("data", "runs", "dvclive", "results")
 
 
 def _digests(root: Path) -> dict[str, str]:
-    """sha256 of every file DVC or git versions under data/, runs/, results/."""
+    """sha256 of every file DVC or git versions under data/, runs/, dvclive/, results/ (not Snakemake's
+    marker in directory outputs: .dvcignore)."""
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for top in VERSIONED
         for p in sorted((root / top).rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.name != ".snakemake_timestamp"
     }
 
 
@@ -179,3 +181,48 @@ def test_queued_experiments_reuse_unchanged_stages(built, tmp_path):
     assert not any(k.startswith(("runs/synthetic/latefusion/", "data/")) for k in changed), sorted(changed)
     assert yaml.safe_load((repo / "params.yaml").read_text())["models"]["qmf"]["rank_weight"] == 2
     _nothing_to_do(repo, env)
+
+
+def _plots_json(repo: Path, env: dict, *args: str) -> dict:
+    proc = subprocess.run(["dvc", "plots", *args, "--json"], cwd=repo, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def _curve_values(plot: list[dict]) -> dict[str, list[tuple[int, float]]]:
+    """One DVC vega plot of a curve file -> {revision: [(step, value), ...]}."""
+    values = plot[0]["content"]["data"]["values"]
+    field = next(k for k in values[0] if k not in ("step", "rev"))
+    by_rev: dict[str, list] = {}
+    for row in values:
+        by_rev.setdefault(row["rev"], []).append((int(row["step"]), float(row[field])))
+    return by_rev
+
+
+def test_training_curves_in_dvc_plots(built, tmp_path):
+    """`dvc plots show` draws every run's curves (one plot per run and metric, a point per epoch); after
+    `dvc exp run -S models.qmf.rank_weight=0.5`, `dvc plots diff HEAD` overlays both revisions of each and
+    only qmf's curves moved."""
+    repo, env = built
+    repo = _copy(repo, tmp_path / "repo")
+    runs = [f"dvclive/synthetic/{model}/seed{seed}" for model in ("latefusion", "qmf") for seed in (1, 2)]
+    curves = {f"{run}/metrics/{name}.tsv" for run in runs for name in METRICS}  # both models fuse: 5 curves
+
+    shown = _plots_json(repo, env, "show")
+    assert not shown.get("errors"), shown["errors"]
+    assert {k for k in shown["data"] if k.startswith("dvclive/")} == curves
+    for path in curves:
+        (points,) = _curve_values(shown["data"][path]).values()
+        assert [step for step, _ in points] == [1, 2, 3], path  # train.max_epochs of the tiny config
+
+    _run(["dvc", "exp", "run", "-S", "models.qmf.rank_weight=0.5"], repo, env)
+    diff = _plots_json(repo, env, "diff", "HEAD")
+    assert not diff.get("errors"), diff["errors"]
+    moved = set()
+    for path in curves:
+        by_rev = _curve_values(diff["data"][path])
+        assert set(by_rev) == {"HEAD", "workspace"}, path
+        if by_rev["HEAD"] != by_rev["workspace"]:
+            moved.add(path)
+    assert {f"dvclive/synthetic/qmf/seed{seed}/metrics/train/loss.tsv" for seed in (1, 2)} <= moved
+    assert all("/qmf/" in path for path in moved), sorted(moved)

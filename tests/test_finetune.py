@@ -49,6 +49,7 @@ def test_finetune_trains_and_evaluates_under_noise(tmp_path, model, parity):
         train_inputs,
         finetune_inputs(feats, "dev", ds, glove),
         tmp_path / "run",
+        tmp_path / "curves",
     )
     assert metrics["epochs_run"] == 1
     cond = NoiseCondition("gaussian", 10, 1, "paper")

@@ -217,15 +217,15 @@ def test_resume_continues_bertadam_drop_and_plateau_exactly(tmp_path):
     dev_accs = {1: 0.5, 2: 0.4, 3: 0.3}  # epochs 2 and 3 are worse: patience 0 halves the lr twice
     straight = new_run(tmp_path / "straight")
     for epoch in (1, 2, 3):
-        straight.end_epoch(epoch, straight.train_epoch(epoch), dev_accs[epoch], 0.0)
+        straight.end_epoch(epoch, straight.train_epoch(epoch), {"dev/acc": dev_accs[epoch]}, 0.0)
     first = new_run(tmp_path / "restarted")
-    first.end_epoch(1, first.train_epoch(1), dev_accs[1], 0.0)
+    first.end_epoch(1, first.train_epoch(1), {"dev/acc": dev_accs[1]}, 0.0)
     restarted = new_run(tmp_path / "restarted")  # a new process: fresh model and optimizer, then last.pt
     restarted.resume()
     for epoch in (2, 3):
-        restarted.end_epoch(epoch, restarted.train_epoch(epoch), dev_accs[epoch], 0.0)
+        restarted.end_epoch(epoch, restarted.train_epoch(epoch), {"dev/acc": dev_accs[epoch]}, 0.0)
     for key, value in straight.model.state_dict().items():
         assert torch.equal(value, restarted.model.state_dict()[key]), key
-    assert straight.log_lines == restarted.log_lines and straight.state == restarted.state
+    assert straight.history == restarted.history and straight.state == restarted.state
     # 5 micro-batches an epoch in groups of 2, run-wide: 2 + 3 + 2 steps; two plateau cuts
     assert straight.state["step"] == 7 and straight.opt.param_groups[0]["lr"] == pytest.approx(0.01 / 4)

@@ -26,9 +26,18 @@ def test_bf16_matches_fp32_within_one_std(tmp_path, model):
     for precision in ("fp32", "bf16"):
         hp = dataclasses.replace(run_settings(params, model, "toy"), precision=precision, max_epochs=6)
         accs[precision] = [
-            train_run(model, hp, ds, params["features"], 4, seed, train, dev, tmp_path / f"runs/{precision}/{seed}")[
-                "best_dev_acc"
-            ]
+            train_run(
+                model,
+                hp,
+                ds,
+                params["features"],
+                4,
+                seed,
+                train,
+                dev,
+                tmp_path / f"runs/{precision}/{seed}",
+                tmp_path / f"dvclive/{precision}/{seed}",
+            )["best_dev_acc"]
             for seed in (1, 2, 3)
         ]
     fp32, bf16 = np.array(accs["fp32"]), np.array(accs["bf16"])

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from pdf_core.config import load_params
+from pdf_core.curves import read_curves
 from pdf_core.models import model_names
 from pdf_core.show_config import markdown
 from tests.conftest import PROJECT_ROOT, snakemake_exe
@@ -100,7 +101,7 @@ def test_paper_smoke_runs_every_method(tmp_path, cli_env):
     )
     metrics = json.loads((root / "results" / "metrics.json").read_text())
     assert sorted(metrics["smoke"]) == model_names()
-    mmbt_log = [json.loads(line) for line in (root / "runs/smoke/mmbt/seed1/train_log.jsonl").read_text().splitlines()]
+    mmbt_log = read_curves(root / "dvclive/smoke/mmbt/seed1")
     assert [row["epoch"] for row in mmbt_log] == [1, 2]
     # bertadam's lr: group lr x warmup_linear(step / t_total, 0.1); t_total = 36 / 16 / 2 * 2 = 2.25
     # steps: 1 after epoch 1 (3 micro-batches, one dropped), 3 after epoch 2 (a short first group)

@@ -1,8 +1,9 @@
 """Reliability: faults survived, bad inputs refused, nothing lost.
 
 * Kill-and-resume: the CLI is SIGKILLed at a failpoint (:mod:`pdf_core.faults`) — mid-epoch, while a
-  checkpoint is being written, right after an epoch's checkpoint, between evaluation outputs — leaves
-  nothing that looks complete, and a plain rerun ends bit-identical to an uninterrupted run.
+  checkpoint is being written, right after an epoch's checkpoint, while the training curves are being
+  written, between evaluation outputs — leaves nothing that looks complete, and a plain rerun ends
+  bit-identical to an uninterrupted run (checkpoint, metrics, every byte of the curves).
 * Bad inputs: each is refused (or, for empty texts, accepted and counted) with a message that names
   the file / row / key and says what to do.
 * Concurrency: ``snakemake --cores 1`` and ``--cores 2`` give the same metrics; each job runs once.
@@ -27,6 +28,7 @@ import torch
 import yaml
 from PIL import Image
 
+from pdf_core.curves import read_curves
 from tests.conftest import PROJECT_ROOT, VENV_BIN, snakemake_exe
 from tests.test_pipeline import _job_counts, _tiny_params
 from tests.test_resume import _make_caches
@@ -49,6 +51,11 @@ def _env(failpoint: str | None = None) -> dict:
     return env
 
 
+def _curves(run_dir: Path) -> Path:
+    """The curves directory the tests give a run dir ``<root>/runs/<name>``: ``<root>/dvclive/<name>``."""
+    return run_dir.parent.parent / "dvclive" / run_dir.name
+
+
 def _cli(root: Path, stage: str, run_dir: Path, failpoint: str | None = None, params: str = "params.yaml"):
     cmd = [
         sys.executable,
@@ -66,6 +73,8 @@ def _cli(root: Path, stage: str, run_dir: Path, failpoint: str | None = None, pa
         "--run-dir",
         str(run_dir),
     ]
+    if stage == "train":
+        cmd += ["--curves-dir", str(_curves(run_dir))]
     return subprocess.run(cmd, cwd=root, env=_env(failpoint), capture_output=True, text=True, timeout=600)
 
 
@@ -145,9 +154,8 @@ def _extras(run_dir: Path, outputs: set[str]) -> list[str]:
     return extras
 
 
-def _log_rows(run_dir: Path) -> list[tuple]:
-    rows = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
-    return [(r["epoch"], r["train_loss"], r["dev_acc"], r["lr"]) for r in rows]
+def _files(directory: Path) -> dict[str, bytes]:
+    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def _assert_same_training(a: Path, b: Path) -> None:
@@ -156,14 +164,16 @@ def _assert_same_training(a: Path, b: Path) -> None:
     assert ca["epoch"] == cb["epoch"] and ca.keys() == cb.keys() and ca["model"].keys() == cb["model"].keys()
     for key in ca["model"]:
         assert torch.equal(ca["model"][key], cb["model"][key]), key
-    assert _log_rows(a) == _log_rows(b)
+    curves = _files(_curves(a))
+    assert len(curves) == 5 and _files(_curves(b)) == curves  # qmf: loss, acc, lr, two fusion weights
     assert not (b / "last.pt").exists()
 
 
 def _checkpoint_write_index(clean: Path, epoch: int) -> int:
     """Which atomic_path hit writes ``last.pt`` at the end of ``epoch``: model.pt first when dev improved."""
     best, hits = -1.0, 0
-    for _, _, dev_acc, _ in _log_rows(clean)[:epoch]:
+    for row in read_curves(_curves(clean))[:epoch]:
+        dev_acc = row["dev/acc"]
         hits += 1 + (dev_acc > best)
         best = max(best, dev_acc)
     return hits
@@ -179,10 +189,11 @@ def test_training_killed_resumes_to_identical_result(toy, where):
     }[where]
     _killed(_cli(toy, "train", run, failpoint))
 
-    # Nothing that looks complete: no metrics, no log; the old last.pt (epoch 2) intact.
-    outputs = {"model.pt", "last.pt", "train_log.jsonl", "dev_metrics.json"}
+    # Nothing that looks complete: no metrics, no curves; the old last.pt (epoch 2) intact.
+    outputs = {"model.pt", "last.pt", "dev_metrics.json"}
     extras = _extras(run, outputs)
-    assert not (run / "dev_metrics.json").exists() and not (run / "train_log.jsonl").exists()
+    assert not (run / "dev_metrics.json").exists() and not _curves(run).exists()
+    assert not any(p.name.startswith(f".{run.name}.") for p in _curves(run).parent.iterdir())  # not begun
     assert torch.load(run / "last.pt", weights_only=True)["state"]["epoch"] == 2
     if where == "before_rename":  # killed between fsync and rename: the new checkpoint is only a temp file
         assert [TEMP_RE.match(n).group("target") for n in extras] == ["last.pt"]
@@ -193,6 +204,21 @@ def test_training_killed_resumes_to_identical_result(toy, where):
     assert "resumed" in resumed.stderr and "from epoch 2" in resumed.stderr
     _assert_same_training(clean, run)
     _extras(run, outputs)  # a temp left by the kill is still only a temp, never taken for an output
+
+
+def test_training_killed_while_writing_curves_resumes_to_identical_result(toy):
+    """Killed between the curves' last file and their rename: the rerun resumes after the last epoch."""
+    clean, run = toy / "runs/clean", toy / "runs/kill_curves"
+    _killed(_cli(toy, "train", run, f"before_rename:{_checkpoint_write_index(clean, EPOCHS) + 1}"))
+    assert not _curves(run).exists() and not (run / "dev_metrics.json").exists()
+    temps = [p.name for p in _curves(run).parent.iterdir() if p.name.startswith(f".{run.name}.")]
+    assert len(temps) == 1 and (_curves(run).parent / temps[0]).is_dir()
+    assert torch.load(run / "last.pt", weights_only=True)["state"]["epoch"] == EPOCHS
+
+    resumed = _ok(_cli(toy, "train", run))
+    assert f"from epoch {EPOCHS}" in resumed.stderr
+    _assert_same_training(clean, run)
+    assert not any(p.name.startswith(f".{run.name}.") for p in _curves(run).parent.iterdir())  # temp removed
 
 
 @pytest.mark.parametrize("failpoint", ["eval_condition:2", "before_rename:3"])

@@ -33,6 +33,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pdf_core.curves import read_curves
 from tests.conftest import PROJECT_ROOT, snakemake_exe
 from tests.test_pipeline import _job_counts, _tiny_params
 
@@ -289,6 +290,5 @@ def test_pipeline_on_slurm(cluster, tmp_path, cli_env):
         assert (slurm_dir / "results" / name).read_text() == (local_dir / "results" / name).read_text(), name
     assert json.loads((slurm_dir / "results" / "metrics.json").read_text())
     # the SLURM jobs trained with the --configfile's learning rate, not params.yaml's
-    train_log = slurm_dir / "runs/synthetic/latefusion/seed1/train_log.jsonl"
-    first_epoch = json.loads(train_log.read_text().splitlines()[0])
+    first_epoch = read_curves(slurm_dir / "dvclive/synthetic/latefusion/seed1")[0]
     assert first_epoch["lr"] == pytest.approx(OVERRIDE["models"]["latefusion"]["lr"])

@@ -64,7 +64,7 @@ SETTINGS_FAMILIES = {
         upstream=["encode"],
         stamp_dir="runs",
         stage="train",
-        stale=lambda ds, m: [paths.model_dir(ds, m)],
+        stale=lambda ds, m: [paths.model_dir(ds, m), paths.model_curves_dir(ds, m)],
     ),
     "evaluate": dict(
         rules=["evaluate"],

@@ -7,8 +7,9 @@ rule train:
         train_inputs,
     output:
         checkpoint=paths.run_dir("{dataset}", "{model}", "{seed}") / "model.pt",
-        train_log=paths.run_dir("{dataset}", "{model}", "{seed}") / "train_log.jsonl",
         dev_metrics=paths.run_dir("{dataset}", "{model}", "{seed}") / "dev_metrics.json",
+        # per-epoch curves in DVCLive's format (pdf_core/curves.py), drawn by `dvc plots show`
+        curves=directory(paths.curves_dir("{dataset}", "{model}", "{seed}")),
     log:
         "logs/train/{dataset}/{model}/seed{seed}.log",
     benchmark:
