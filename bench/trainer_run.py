@@ -81,7 +81,7 @@ def main(argv=None) -> int:
             train_inputs,
             dev_inputs,
             run_dir,
-            run_dir / "curves",
+            None,  # no curves: GPU images have no DVCLive, and the epoch times come from the log
         )
         wall = time.perf_counter() - t0
     finally:

@@ -17,8 +17,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from dvclive.plots import Metric
-
 from pdf_core.io_utils import atomic_dir
 
 # metric name -> what it is; "dev/weight_*" only for models that output fusion weights
@@ -29,13 +27,18 @@ METRICS = {
     "dev/weight_txt": "mean text fusion weight over the dev set",
     "dev/weight_img": "mean image fusion weight over the dev set",
 }
+METRICS_SUBFOLDER = "metrics"  # = dvclive.plots.Metric.subfolder (tests/test_curves.py)
 STEP = "epoch"  # the key of a history row that DVCLive's files call `step`
 
 
 def write_curves(directory: str | os.PathLike, history: Sequence[dict]) -> None:
     """Write one tsv per metric from ``history`` (one dict per epoch: ``epoch`` and metric values)."""
+    # imported here: DVCLive loads DVC (0.4 s), which only the end of a training run needs, not the
+    # evaluate jobs that import the trainer, nor the GPU benchmark (whose machine has no DVCLive)
+    from dvclive.plots import Metric
+
     with atomic_dir(directory) as tmp:
-        writers: dict[str, Metric] = {}
+        writers: dict = {}
         for row in history:
             unknown = set(row) - set(METRICS) - {STEP}
             if unknown:
@@ -51,7 +54,7 @@ def write_curves(directory: str | os.PathLike, history: Sequence[dict]) -> None:
 def read_curves(directory: str | os.PathLike) -> list[dict]:
     """The history :func:`write_curves` wrote: one dict per epoch, in epoch order, values as floats."""
     rows: dict[int, dict] = {}
-    metrics_dir = Path(directory) / Metric.subfolder
+    metrics_dir = Path(directory) / METRICS_SUBFOLDER
     for path in sorted(metrics_dir.rglob("*.tsv")):
         name = path.relative_to(metrics_dir).with_suffix("").as_posix()
         with open(path, encoding="utf-8", newline="") as fh:

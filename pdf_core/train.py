@@ -238,11 +238,11 @@ def train_run(
     train_inputs: SplitInputs,
     dev_inputs: SplitInputs,
     run_dir: Path,
-    curves_dir: Path,
+    curves_dir: Path | None,
 ) -> dict:
     """Train until max epochs or early stop; write ``model.pt`` and ``dev_metrics.json`` to ``run_dir``, the
-    training curves to ``curves_dir``."""
-    run_dir, curves_dir = Path(run_dir), Path(curves_dir)
+    training curves to ``curves_dir`` (None: none, as in the GPU benchmark, whose machine lacks DVCLive)."""
+    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     device = pick_device(hp.device)
     seed_everything(seed, hp.deterministic)  # before the model is built: its initial weights come from this seed
@@ -250,7 +250,9 @@ def train_run(
     identity = {"model": model_name, "hp": hp, "seed": seed, "n_classes": n_classes}
     run = _Run(model, device, identity, on_device_if_it_fits(train_inputs, device), run_dir)
     remove_stale_temps(run_dir, ("last.pt", "model.pt", "dev_metrics.json"))
-    remove_stale_temps(curves_dir.parent, (curves_dir.name,))
+    if curves_dir is not None:
+        curves_dir = Path(curves_dir)
+        remove_stale_temps(curves_dir.parent, (curves_dir.name,))
     run.resume()
     while run.state["epoch"] < hp.max_epochs and not run.state["stopped"]:
         epoch, t0 = run.state["epoch"] + 1, time.time()
@@ -265,7 +267,8 @@ def train_run(
     if run.state["stopped"]:
         log.info("early stop: %d epochs without dev improvement", run.state["bad_epochs"])
 
-    write_curves(curves_dir, run.history)
+    if curves_dir is not None:
+        write_curves(curves_dir, run.history)
     state = run.state
     metrics = {"best_dev_acc": state["best_acc"], "best_epoch": state["best_epoch"], "epochs_run": state["epoch"]}
     write_json(run_dir / "dev_metrics.json", metrics)

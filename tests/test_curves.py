@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import yaml
 
-from pdf_core.curves import METRICS, read_curves, write_curves
+from pdf_core.curves import METRICS, METRICS_SUBFOLDER, read_curves, write_curves
 
 HISTORY = [
     {"epoch": 1, "train/loss": 1.5, "dev/acc": 0.25, "lr": 0.001},
@@ -45,6 +45,12 @@ def test_files_equal_what_dvclive_live_writes(tmp_path, monkeypatch):
     for path in theirs:
         name = path.relative_to(tmp_path / "live/plots").as_posix()
         assert (tmp_path / "ours" / name).read_bytes() == path.read_bytes(), name
+
+
+def test_the_metrics_folder_is_dvclives():
+    from dvclive.plots import Metric
+
+    assert METRICS_SUBFOLDER == Metric.subfolder
 
 
 def test_rewriting_replaces_the_old_curves_whole(tmp_path):
