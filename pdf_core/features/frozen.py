@@ -71,16 +71,35 @@ class FrozenEncoders:
         self.glove_vocab, self.glove_vectors = load_glove(glove_dir)
         self.batch_size = features["encode_batch_size"]
 
-    @torch.inference_mode()
     def encode(self, images: np.ndarray, texts: list[str], noiser: TestNoiser | None, desc: str) -> dict:
-        n = len(texts)
-        txt_out, img_out, bow_out, ids_out, mask_out = [], [], [], [], []
-        for start in tqdm(range(0, n, self.batch_size), desc=desc, unit="batch", mininterval=2):
+        """Every array of a cache but the labels and flags; noise, when given, is applied chunk by chunk."""
+        if len(images) != len(texts):
+            raise ValueError(f"{desc}: {len(images)} images but {len(texts)} texts")
+        arrays = self.encode_images(images, noiser, desc) | self.encode_texts(texts, noiser, desc)
+        return {key: arrays[key] for key in ("txt", "img", "bow", "input_ids", "attention_mask")}  # the cache's order
+
+    def _chunks(self, n: int, desc: str):
+        return tqdm(range(0, n, self.batch_size), desc=desc, unit="batch", mininterval=2)
+
+    @torch.inference_mode()
+    def encode_images(self, images: np.ndarray, noiser: TestNoiser | None, desc: str = "images") -> dict:
+        """``img``: region features of the uint8 store ``images`` [N, S, S, 3] (noised first when given)."""
+        img_out = []
+        for start in self._chunks(len(images), f"{desc} images"):
             chunk = np.asarray(images[start : start + self.batch_size])
+            if noiser is not None:
+                chunk = noiser.images(chunk, start)
+            img_out.append(self.image(torch.from_numpy(chunk).to(self.device)).float().cpu().numpy())
+        return {"img": np.concatenate(img_out)}
+
+    @torch.inference_mode()
+    def encode_texts(self, texts: list[str], noiser: TestNoiser | None, desc: str = "texts") -> dict:
+        """``txt``, ``bow``, ``input_ids`` and ``attention_mask`` of ``texts`` (masked first when given)."""
+        txt_out, bow_out, ids_out, mask_out = [], [], [], []
+        for start in self._chunks(len(texts), f"{desc} texts"):
             chunk_texts = texts[start : start + self.batch_size]
             if noiser is not None:
-                chunk, chunk_texts = noiser.images(chunk, start), noiser.texts(chunk_texts, start)
-            img_out.append(self.image(torch.from_numpy(chunk).to(self.device)).float().cpu().numpy())
+                chunk_texts = noiser.texts(chunk_texts, start)
             tok = tokenize(self.tokenizer, chunk_texts, self.text_spec)
             ids_out.append(tok["input_ids"])  # kept for models that run BERT themselves (MMBT)
             mask_out.append(tok["attention_mask"])
@@ -100,7 +119,6 @@ class FrozenEncoders:
             )
         return {
             "txt": np.concatenate(txt_out),
-            "img": np.concatenate(img_out),
             "bow": np.concatenate(bow_out),
             "input_ids": np.concatenate(ids_out),
             "attention_mask": np.concatenate(mask_out),
