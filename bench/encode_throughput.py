@@ -89,7 +89,7 @@ def prepared_batches(encoders: FrozenEncoders, images: np.ndarray) -> list[torch
     with torch.no_grad():
         return [
             encoders.image.preprocess(
-                torch.from_numpy(np.asarray(images[i : i + encoders.batch_size])).to(encoders.device)
+                torch.from_numpy(np.array(images[i : i + encoders.batch_size])).to(encoders.device)
             )
             for i in range(0, len(images), encoders.batch_size)
         ]
