@@ -1,11 +1,11 @@
 """Frozen-mode encoding: the `encode` stage's images/s against the bare image-encoder forward, in one run.
 
     python bench/encode_throughput.py [--images 1500] [--size 128] [--crop 112] [--batch 64]
-        [--threads 2] [--repeats 3] [--device auto] [--json OUT]
+        [--threads 2] [--repeats 5] [--device auto] [--json OUT] [--keep DIR]
 
 Builds a synthetic dataset of ``--images`` samples with the project's own stages (``generate``,
 ``splits``, ``glove``, ``features`` with ``features.image_size = --size``) in a temporary directory,
-then times, side by side and interleaved (``--repeats`` rounds, best round of each side kept):
+then times, side by side (``--repeats`` rounds, each timing both sides back to back, in alternating order):
 
 * ``stage`` — the images part of the `encode` stage as the pipeline runs it
   (``FrozenEncoders.encode_images``): uint8 memmap store -> chunk -> noise (noisy sets) -> crop and
@@ -15,10 +15,12 @@ then times, side by side and interleaved (``--repeats`` rounds, best round of ea
 
 Sets: ``clean`` is every split (what one ``encode_clean`` job encodes: all ``--images`` images);
 ``<type>_<level>`` is the test split under each noise type of the grid at its highest level and the
-first eval seed (what ``encode_noisy`` does per condition). The ratio stage/bare is the share of
-the encoder's own speed the stage reaches (goal: >= 0.8). For information it also times the texts
-part (tokenize, text encoder, bag of GloVe words; texts/s) and each whole stage call
-(``encode_split`` / ``encode_noisy_test``: images, texts and the cache written).
+first eval seed (what ``encode_noisy`` does per condition). The ratio stage/bare (images/s) is the
+share of the encoder's own speed the stage reaches (goal: >= 0.8): the median of the rounds'
+ratios, so that a shared machine's load changing between rounds does not enter it; images/s are
+each side's best round. For information it also times the texts part (tokenize, text encoder,
+bag of GloVe words; texts/s) and each whole stage call (``encode_split`` / ``encode_noisy_test``:
+images, texts and the cache written).
 
 Defaults come from params.yaml: the synthetic dataset's size, ``features.image_size``,
 ``crop_size``, ``encode_batch_size``; the threads default to the encode rule's request (4) capped by
@@ -102,7 +104,12 @@ def bare_forward(encoders: FrozenEncoders, batches: list[torch.Tensor]) -> None:
 
 
 def measure_images(encoders, stores, noisers, batches, repeats: int) -> dict:
-    """Best-of-``repeats`` seconds of the stage's images part and of the bare forward, rounds interleaved."""
+    """Stage and bare seconds over ``repeats`` rounds, the two sides back to back in each round.
+
+    ``ratio``: the median over rounds of stage images/s over bare images/s, each round's two
+    sides measured within seconds of each other, so a change in the machine's load between rounds
+    does not enter it; images/s: each side's best round.
+    """
     n = sum(len(s) for s in stores)
 
     def stage():
@@ -118,14 +125,14 @@ def measure_images(encoders, stores, noisers, batches, repeats: int) -> dict:
         order = (("stage", stage), ("bare", bare)) if r % 2 == 0 else (("bare", bare), ("stage", stage))
         for name, fn in order:
             rounds[name].append(timed(fn, encoders.device))
+    per_round = [b / s for s, b in zip(rounds["stage"], rounds["bare"], strict=True)]
     best = {name: min(times) for name, times in rounds.items()}
     return {
         "images": n,
-        "stage_s": best["stage"],
-        "bare_s": best["bare"],
         "stage_images_per_s": n / best["stage"],
         "bare_images_per_s": n / best["bare"],
-        "ratio": best["bare"] / best["stage"],  # = stage images/s over bare images/s
+        "ratio": float(np.median(per_round)),
+        "ratio_per_round": per_round,
         "rounds_s": rounds,
     }
 
@@ -150,7 +157,7 @@ def main() -> None:
     ap.add_argument("--crop", type=int, default=feat["crop_size"], help="centre crop the encoder sees")
     ap.add_argument("--batch", type=int, default=feat["encode_batch_size"])
     ap.add_argument("--threads", type=int, default=min(ENCODE_RULE_THREADS, os.cpu_count() or 1))
-    ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds per side; the best is kept")
+    ap.add_argument("--repeats", type=int, default=5, help="rounds, each timing both sides back to back")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--json", help="write every figure to this file")
     ap.add_argument("--keep", help="build the dataset in this directory and keep it (reused when present)")
@@ -205,13 +212,13 @@ def main() -> None:
             f"dataset: {result['split_sizes']} images at {args.size} px, crop {args.crop}, batch {args.batch}, "
             f"{args.threads} threads, {device}; built in {setup_s:.0f} s; load {os.getloadavg()[0]:.1f}"
         )
-        print(f"{'set':<16}{'images':>7}{'stage img/s':>13}{'bare img/s':>12}{'stage/bare':>12}")
+        print(f"{'set':<16}{'images':>7}{'stage img/s':>13}{'bare img/s':>12}{'stage/bare':>12}  rounds")
         for name, (stores, noisers) in sets.items():
             res = measure_images(encoders, stores, noisers, bare_inputs.get(name, [batches["test"]]), args.repeats)
             result["images"][name] = res
             print(
                 f"{name:<16}{res['images']:>7}{res['stage_images_per_s']:>13.1f}{res['bare_images_per_s']:>12.1f}"
-                f"{res['ratio']:>12.3f}"
+                f"{res['ratio']:>12.3f}  {min(res['ratio_per_round']):.2f}-{max(res['ratio_per_round']):.2f}"
             )
 
         texts = [t for s in SPLITS for t in data[s]["texts"]]
