@@ -18,9 +18,11 @@ Sets: ``clean`` is every split (what one ``encode_clean`` job encodes: all ``--i
 first eval seed (what ``encode_noisy`` does per condition). The ratio stage/bare (images/s) is the
 share of the encoder's own speed the stage reaches (goal: >= 0.8): the median of the rounds'
 ratios, so that a shared machine's load changing between rounds does not enter it; images/s are
-each side's best round. For information it also times the texts part (tokenize, text encoder,
-bag of GloVe words; texts/s) and each whole stage call (``encode_split`` / ``encode_noisy_test``:
-images, texts and the cache written).
+each side's best round. ``own work``: the stage with the encoder's forward replaced by a constant
+(memmap reads, noise, crop and normalisation, copies) as a share of the bare forward's time: what
+the stage adds at most (the reads and the noise overlap the encoder since prepared_ahead). For
+information it also times the texts part (tokenize, text encoder, bag of GloVe words; texts/s) and
+each whole stage call (``encode_split`` / ``encode_noisy_test``: images, texts and the cache written).
 
 Defaults come from params.yaml: the synthetic dataset's size, ``features.image_size``,
 ``crop_size``, ``encode_batch_size``; the threads default to the encode rule's request (4) capped by
@@ -30,6 +32,7 @@ the cores. Both sides run with the same torch thread count.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import sys
@@ -103,6 +106,18 @@ def bare_forward(encoders: FrozenEncoders, batches: list[torch.Tensor]) -> None:
             encoders.image.regions(x)
 
 
+@contextlib.contextmanager
+def encoder_stubbed(encoders: FrozenEncoders):
+    """The image encoder's forward (``regions``) replaced by a constant: the stage then does only its own work."""
+    image = encoders.image
+    constant = torch.zeros(encoders.batch_size, image.num_regions, image.dim, device=encoders.device)
+    image.regions = lambda x: constant[: len(x)]
+    try:
+        yield
+    finally:
+        del image.regions
+
+
 def measure_images(encoders, stores, noisers, batches, repeats: int) -> dict:
     """Stage and bare seconds over ``repeats`` rounds, the two sides back to back in each round.
 
@@ -120,10 +135,14 @@ def measure_images(encoders, stores, noisers, batches, repeats: int) -> dict:
         for b in batches:
             bare_forward(encoders, b)
 
-    rounds = {"stage": [], "bare": []}
+    def own_work():
+        with encoder_stubbed(encoders):
+            stage()
+
+    rounds = {"stage": [], "bare": [], "own_work": []}
     for r in range(repeats):
         order = (("stage", stage), ("bare", bare)) if r % 2 == 0 else (("bare", bare), ("stage", stage))
-        for name, fn in order:
+        for name, fn in (*order, ("own_work", own_work)):
             rounds[name].append(timed(fn, encoders.device))
     per_round = [b / s for s, b in zip(rounds["stage"], rounds["bare"], strict=True)]
     best = {name: min(times) for name, times in rounds.items()}
@@ -133,6 +152,8 @@ def measure_images(encoders, stores, noisers, batches, repeats: int) -> dict:
         "bare_images_per_s": n / best["bare"],
         "ratio": float(np.median(per_round)),
         "ratio_per_round": per_round,
+        # read, noise, crop/normalise, copies with the encoder stubbed: what the stage adds unless overlapped
+        "own_work_share": float(np.median([w / b for w, b in zip(rounds["own_work"], rounds["bare"], strict=True)])),
         "rounds_s": rounds,
     }
 
@@ -212,13 +233,17 @@ def main() -> None:
             f"dataset: {result['split_sizes']} images at {args.size} px, crop {args.crop}, batch {args.batch}, "
             f"{args.threads} threads, {device}; built in {setup_s:.0f} s; load {os.getloadavg()[0]:.1f}"
         )
-        print(f"{'set':<16}{'images':>7}{'stage img/s':>13}{'bare img/s':>12}{'stage/bare':>12}  rounds")
+        print(
+            f"{'set':<16}{'images':>7}{'stage img/s':>13}{'bare img/s':>12}{'stage/bare':>12}"
+            f"  {'rounds':<11}{'own work':>9}"
+        )
         for name, (stores, noisers) in sets.items():
             res = measure_images(encoders, stores, noisers, bare_inputs.get(name, [batches["test"]]), args.repeats)
             result["images"][name] = res
             print(
                 f"{name:<16}{res['images']:>7}{res['stage_images_per_s']:>13.1f}{res['bare_images_per_s']:>12.1f}"
                 f"{res['ratio']:>12.3f}  {min(res['ratio_per_round']):.2f}-{max(res['ratio_per_round']):.2f}"
+                f"{res['own_work_share']:>9.1%}"
             )
 
         texts = [t for s in SPLITS for t in data[s]["texts"]]

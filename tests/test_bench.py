@@ -71,6 +71,7 @@ def test_encode_throughput_tiny_writes_stage_bare_and_ratio_per_set(tmp_path, cl
             [b / s for s, b in zip(rounds["stage"], rounds["bare"], strict=True)]
         )
         assert res["ratio"] == pytest.approx(sum(res["ratio_per_round"]) / 2)  # the median of two rounds
+        assert len(rounds["own_work"]) == 2 and 0 < res["own_work_share"]
     assert result["min_ratio"] == min(r["ratio"] for r in result["images"].values())
     assert result["texts"]["texts"] == 24 and set(result["whole_stage"]) == set(result["images"])
     assert "stage/bare" in proc.stdout and "min stage/bare ratio" in proc.stdout
