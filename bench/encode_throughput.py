@@ -201,6 +201,12 @@ def main() -> None:
         features = dict(feat, crop_size=args.crop, encode_batch_size=args.batch)
         encoders = FrozenEncoders(built["ds"], features, built["glove"], device)
         data = {split: load_split(built["features"], split) for split in SPLITS}
+        stored = (sum(len(d["labels"]) for d in data.values()), data["test"]["images"].shape[1])
+        if stored != (args.images, args.size):
+            raise SystemExit(
+                f"{work}: holds {stored[0]} images at {stored[1]} px, not --images {args.images} "
+                f"--size {args.size}; remove it or give another --keep directory"
+            )
         sets = {"clean": ([data[s]["images"] for s in SPLITS], [None] * len(SPLITS))}
         test = data["test"]
         for cond in noisy_conditions(params):
