@@ -35,7 +35,6 @@ def encoders(tmp_path_factory):
     (glove / "vocab.txt").write_text("<unk>\napple\ncar\ndog\nrain\n", encoding="utf-8")
     np.save(glove / "vectors.npy", np.arange(5 * 3, dtype=np.float32).reshape(5, 3))
     features = dict(params["features"], crop_size=CROP, encode_batch_size=BATCH)
-    torch.set_num_threads(1)
     return FrozenEncoders(dataset_config(params, "synthetic"), features, glove, torch.device("cpu"))
 
 
