@@ -8,7 +8,7 @@ import torch
 
 from pdf_core.config import dataset_config, load_params
 from pdf_core.features.encoders import max_length, tokenize
-from pdf_core.features.frozen import FrozenEncoders, bag_of_words, prepared_ahead
+from pdf_core.features.frozen import FrozenEncoders, bag_of_words, core_to_spare, prepared_ahead
 from pdf_core.noise import NoiseCondition, TestNoiser
 from tests.conftest import PROJECT_ROOT
 
@@ -74,7 +74,9 @@ def plain_encoding(enc: FrozenEncoders, images: np.ndarray, texts: list[str], no
     ],
     ids=lambda c: "clean" if c is None else f"{c.noise_type}-{c.mode}",
 )
-def test_stage_encoding_is_bit_identical_to_plain_chunks(encoders, store, cond):
+@pytest.mark.parametrize("overlap", [True, False], ids=["worker-thread", "inline"])
+def test_stage_encoding_is_bit_identical_to_plain_chunks(encoders, store, cond, overlap, monkeypatch):
+    monkeypatch.setattr("pdf_core.features.frozen.core_to_spare", lambda device: overlap)
     sizes = np.tile([STORE, STORE + 9], (N, 1))  # wider than stored: the paper replay cuts its window
     noiser = None if cond is None else TestNoiser(cond, N, TEXTS, sizes)
     reference = None if cond is None else TestNoiser(cond, N, TEXTS, sizes)
@@ -99,13 +101,13 @@ def test_prepared_ahead_keeps_order_and_prepares_the_next_chunk_meanwhile():
         return start * 10
 
     consumed = []
-    for k, (start, value) in enumerate(prepared_ahead(prepare, starts)):
+    for k, (start, value) in enumerate(prepared_ahead(prepare, starts, overlap=True)):
         if k + 1 < len(starts):  # the consumer still holds this chunk: the next one is under way
             assert started[starts[k + 1]].wait(timeout=10)
         consumed.append((start, value))
     assert consumed == [(0, 0), (4, 40), (8, 80), (12, 120)]
     assert len(threads) == 4 and all(name.startswith("encode-prepare") for name in threads)
-    assert list(prepared_ahead(prepare, [])) == []
+    assert list(prepared_ahead(prepare, [], overlap=True)) == []
 
 
 def test_prepared_ahead_raises_the_workers_error():
@@ -115,4 +117,28 @@ def test_prepared_ahead_raises_the_workers_error():
         return start
 
     with pytest.raises(ValueError, match="chunk 4 is bad"):
-        list(prepared_ahead(prepare, [0, 4, 8]))
+        list(prepared_ahead(prepare, [0, 4, 8], overlap=True))
+
+
+def test_without_overlap_chunks_are_prepared_in_the_callers_thread_when_asked_for():
+    threads = []
+
+    def prepare(start):
+        threads.append(threading.current_thread())
+        return start
+
+    assert list(prepared_ahead(prepare, [0, 4], overlap=False)) == [(0, 0), (4, 4)]
+    assert threads == [threading.current_thread()] * 2
+
+
+def test_a_worker_thread_only_where_a_core_is_free(monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert core_to_spare(torch.device("cpu"))
+        torch.set_num_threads(2)
+        assert not core_to_spare(torch.device("cpu"))
+        assert core_to_spare(torch.device("cuda"))  # the host idles during a GPU forward
+    finally:
+        torch.set_num_threads(threads)

@@ -13,6 +13,7 @@ regions), ``bow`` [N, Dg] (sum of GloVe vectors), the (noised) texts' ``input_id
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -59,13 +60,16 @@ def bag_of_words(
     return out
 
 
-def prepared_ahead(prepare: Callable[[int], T], starts: list[int]) -> Iterator[tuple[int, T]]:
-    """``(start, prepare(start))`` in order, the next chunk prepared in a worker thread meanwhile.
+def prepared_ahead(prepare: Callable[[int], T], starts: list[int], overlap: bool) -> Iterator[tuple[int, T]]:
+    """``(start, prepare(start))`` in order; with ``overlap``, the next chunk is prepared in a worker thread meanwhile.
 
     Reading the memmap, noising, tokenizing (numpy, the Rust tokenizer) release the GIL, and so does
     the encoders' forward: the stage's own work overlaps the encoder's instead of adding to it.
     One worker, so ``prepare`` runs on the chunks one at a time, in order (the noiser's state needs it).
     """
+    if not overlap:
+        yield from ((start, prepare(start)) for start in starts)
+        return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode-prepare") as pool:
         pending = pool.submit(prepare, starts[0]) if starts else None
         for k, start in enumerate(starts):
@@ -73,6 +77,19 @@ def prepared_ahead(prepare: Callable[[int], T], starts: list[int]) -> Iterator[t
             if k + 1 < len(starts):
                 pending = pool.submit(prepare, starts[k + 1])
             yield start, ready
+
+
+def core_to_spare(device: torch.device) -> bool:
+    """Whether a worker thread can run beside the encoder without taking a core from it.
+
+    On a GPU the host is idle during the forward. On a CPU only when torch's threads leave a core
+    free: a busy extra thread among as many OpenMP threads as cores makes the others wait at
+    every barrier, which costs more than the work it moves.
+    """
+    if device.type != "cpu":
+        return True
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return torch.get_num_threads() < cores
 
 
 class FrozenEncoders:
@@ -100,7 +117,8 @@ class FrozenEncoders:
 
     def _chunks(self, n: int, prepare: Callable[[int], T], desc: str) -> Iterator[tuple[int, T]]:
         starts = list(range(0, n, self.batch_size))
-        return tqdm(prepared_ahead(prepare, starts), total=len(starts), desc=desc, unit="batch", mininterval=2)
+        chunks = prepared_ahead(prepare, starts, core_to_spare(self.device))
+        return tqdm(chunks, total=len(starts), desc=desc, unit="batch", mininterval=2)
 
     @torch.inference_mode()
     def encode_images(self, images: np.ndarray, noiser: TestNoiser | None, desc: str = "images") -> dict:
