@@ -76,10 +76,13 @@ def _paper_gaussian_noise(h: int, w: int, level: float) -> np.ndarray:
 
 def _apply_paper_noise(images: np.ndarray, noise: np.ndarray) -> np.ndarray:
     # images: [..., H, W, C] uint8; noise: [H, W, 1], broadcast to all channels (same value per pixel).
-    out = images.astype(np.float64) + noise
-    out = np.minimum(out, 255.0)  # the original clipped only the top
-    # The original's uint8 cast of negative floats wraps; made explicit: truncate toward 0, then mod 256.
-    return (np.trunc(out).astype(np.int64) % 256).astype(np.uint8)
+    out = np.add(images, noise, dtype=np.float64)  # then in place: the encode stage runs this per noised image
+    np.minimum(out, 255.0, out=out)  # the original clipped only the top
+    # The original's uint8 cast of negative floats wraps; made explicit: truncate toward 0, then mod 256
+    # (exact in float64 on these whole numbers, with Python's sign rule: -1 -> 255).
+    np.trunc(out, out=out)
+    np.mod(out, 256.0, out=out)
+    return out.astype(np.uint8)
 
 
 def gaussian_image_paper(image: np.ndarray, level: float) -> np.ndarray:

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import PROJECT_ROOT
 
 
@@ -33,7 +35,6 @@ def test_train_throughput_tiny_cpu_writes_both_recipes_and_ratios(tmp_path, cli_
 
 
 def test_device_check_without_a_gpu_fails_clearly(tmp_path, cli_env):
-    import pytest
     import torch
 
     if torch.cuda.is_available():
@@ -49,3 +50,28 @@ def test_device_check_without_a_gpu_fails_clearly(tmp_path, cli_env):
     assert proc.returncode == 3
     assert "no CUDA GPU visible" in proc.stdout and "--cpu" in proc.stdout  # the script logs stderr there too
     assert (tmp_path / "out" / "device_check.log").exists()
+
+
+def test_encode_throughput_tiny_writes_stage_bare_and_ratio_per_set(tmp_path, cli_env):
+    out = tmp_path / "encode.json"
+    cmd = [sys.executable, "bench/encode_throughput.py", "--images", "24", "--size", "48", "--crop", "32"]
+    cmd += ["--batch", "8", "--repeats", "2", "--threads", "1", "--device", "cpu", "--json", str(out)]
+    env = dict(cli_env, PYTHONPATH=str(PROJECT_ROOT))
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["environment"]["torch_threads"] == 1 and sum(result["split_sizes"].values()) == 24
+    assert set(result["images"]) == {"clean", "gaussian_10", "salt_pepper_10"}  # params.yaml's grid
+    assert result["images"]["clean"]["images"] == 24
+    for name, res in result["images"].items():
+        assert len(res["rounds_s"]["stage"]) == len(res["rounds_s"]["bare"]) == 2, name
+        rounds = res["rounds_s"]
+        assert res["stage_images_per_s"] == pytest.approx(res["images"] / min(rounds["stage"]))
+        assert res["ratio_per_round"] == pytest.approx(
+            [b / s for s, b in zip(rounds["stage"], rounds["bare"], strict=True)]
+        )
+        assert res["ratio"] == pytest.approx(sum(res["ratio_per_round"]) / 2)  # the median of two rounds
+        assert len(rounds["own_work"]) == 2 and 0 < res["own_work_share"]
+    assert result["min_ratio"] == min(r["ratio"] for r in result["images"].values())
+    assert result["texts"]["texts"] == 24 and set(result["whole_stage"]) == set(result["images"])
+    assert "stage/bare" in proc.stdout and "min stage/bare ratio" in proc.stdout

@@ -63,6 +63,17 @@ def test_gaussian_paper_hand_computed_clip_and_wrap():
     np.testing.assert_array_equal(img, PAPER_IMAGE)  # input untouched
 
 
+def test_paper_noise_arithmetic_equals_the_integer_wrap_of_the_original():
+    from pdf_core.noise import _apply_paper_noise
+
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, size=(4, 30, 30, 3), dtype=np.uint8)
+    noise = rng.normal(0, 300, size=(30, 30, 1))  # far below -256 too: wraps more than once
+    noise[0, :6, 0] = [-0.5, -1.0, -255.0, -256.0, -257.5, 0.999]  # -0.x truncates to 0, whole numbers exact
+    want = (np.trunc(np.minimum(images.astype(np.float64) + noise, 255.0)).astype(np.int64) % 256).astype(np.uint8)
+    np.testing.assert_array_equal(_apply_paper_noise(images, noise), want)
+
+
 def test_gaussian_paper_same_pattern_for_every_image_of_a_size():
     a = np.zeros((2, 3, 3), dtype=np.uint8) + 100
     b = np.zeros((2, 3, 3), dtype=np.uint8) + 120

@@ -13,7 +13,11 @@ regions), ``bow`` [N, Dg] (sum of GloVe vectors), the (noised) texts' ``input_id
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -27,6 +31,7 @@ from pdf_core.noise import NoiseCondition, TestNoiser
 from pdf_core.text import words
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def bag_of_words(
@@ -55,6 +60,38 @@ def bag_of_words(
     return out
 
 
+def prepared_ahead(prepare: Callable[[int], T], starts: list[int], overlap: bool) -> Iterator[tuple[int, T]]:
+    """``(start, prepare(start))`` in order; with ``overlap``, the next chunk is prepared in a worker thread meanwhile.
+
+    Reading the memmap, noising, tokenizing (numpy, the Rust tokenizer) release the GIL, and so does
+    the encoders' forward: the stage's own work overlaps the encoder's instead of adding to it.
+    One worker, so ``prepare`` runs on the chunks one at a time, in order (the noiser's state needs it).
+    """
+    if not overlap:
+        yield from ((start, prepare(start)) for start in starts)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode-prepare") as pool:
+        pending = pool.submit(prepare, starts[0]) if starts else None
+        for k, start in enumerate(starts):
+            ready = pending.result()
+            if k + 1 < len(starts):
+                pending = pool.submit(prepare, starts[k + 1])
+            yield start, ready
+
+
+def core_to_spare(device: torch.device) -> bool:
+    """Whether a worker thread can run beside the encoder without taking a core from it.
+
+    On a GPU the host is idle during the forward. On a CPU only when torch's threads leave a core
+    free: a busy extra thread among as many OpenMP threads as cores makes the others wait at
+    every barrier, which costs more than the work it moves.
+    """
+    if device.type != "cpu":
+        return True
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return torch.get_num_threads() < cores
+
+
 class FrozenEncoders:
     """The three encoders of one dataset, in eval mode, on one device."""
 
@@ -71,40 +108,50 @@ class FrozenEncoders:
         self.glove_vocab, self.glove_vectors = load_glove(glove_dir)
         self.batch_size = features["encode_batch_size"]
 
-    @torch.inference_mode()
     def encode(self, images: np.ndarray, texts: list[str], noiser: TestNoiser | None, desc: str) -> dict:
-        n = len(texts)
-        txt_out, img_out, bow_out, ids_out, mask_out = [], [], [], [], []
-        for start in tqdm(range(0, n, self.batch_size), desc=desc, unit="batch", mininterval=2):
-            chunk = np.asarray(images[start : start + self.batch_size])
-            chunk_texts = texts[start : start + self.batch_size]
+        """Every array of a cache but the labels and flags; noise, when given, is applied chunk by chunk."""
+        if len(images) != len(texts):
+            raise ValueError(f"{desc}: {len(images)} images but {len(texts)} texts")
+        arrays = self.encode_images(images, noiser, desc) | self.encode_texts(texts, noiser, desc)
+        return {key: arrays[key] for key in ("txt", "img", "bow", "input_ids", "attention_mask")}  # the cache's order
+
+    def _chunks(self, n: int, prepare: Callable[[int], T], desc: str) -> Iterator[tuple[int, T]]:
+        starts = list(range(0, n, self.batch_size))
+        chunks = prepared_ahead(prepare, starts, core_to_spare(self.device))
+        return tqdm(chunks, total=len(starts), desc=desc, unit="batch", mininterval=2)
+
+    @torch.inference_mode()
+    def encode_images(self, images: np.ndarray, noiser: TestNoiser | None, desc: str = "images") -> dict:
+        """``img``: region features of the uint8 store ``images`` [N, S, S, 3] (noised first when given)."""
+
+        def prepare(start: int) -> torch.Tensor:
+            chunk = np.array(images[start : start + self.batch_size])  # a copy: the memmap is read here, not later
+            return torch.from_numpy(chunk if noiser is None else noiser.images(chunk, start))
+
+        img_out = [
+            self.image(chunk.to(self.device)).float().cpu().numpy()
+            for _, chunk in self._chunks(len(images), prepare, f"{desc} images")
+        ]
+        return {"img": np.concatenate(img_out)}
+
+    @torch.inference_mode()
+    def encode_texts(self, texts: list[str], noiser: TestNoiser | None, desc: str = "texts") -> dict:
+        """``txt``, ``bow``, ``input_ids`` and ``attention_mask`` of ``texts`` (masked first when given)."""
+
+        def prepare(start: int) -> dict[str, np.ndarray]:
+            chunk = texts[start : start + self.batch_size]
             if noiser is not None:
-                chunk, chunk_texts = noiser.images(chunk, start), noiser.texts(chunk_texts, start)
-            img_out.append(self.image(torch.from_numpy(chunk).to(self.device)).float().cpu().numpy())
-            tok = tokenize(self.tokenizer, chunk_texts, self.text_spec)
-            ids_out.append(tok["input_ids"])  # kept for models that run BERT themselves (MMBT)
-            mask_out.append(tok["attention_mask"])
-            txt_out.append(
-                self.text(
-                    torch.from_numpy(tok["input_ids"]).to(self.device),
-                    torch.from_numpy(tok["attention_mask"]).to(self.device),
-                )
-                .float()
-                .cpu()
-                .numpy()
-            )
-            bow_out.append(
-                bag_of_words(
-                    chunk_texts, self.glove_vocab, self.glove_vectors, self.glove_spec, max_length(self.text_spec)
-                )
-            )
-        return {
-            "txt": np.concatenate(txt_out),
-            "img": np.concatenate(img_out),
-            "bow": np.concatenate(bow_out),
-            "input_ids": np.concatenate(ids_out),
-            "attention_mask": np.concatenate(mask_out),
-        }
+                chunk = noiser.texts(chunk, start)
+            bow = bag_of_words(chunk, self.glove_vocab, self.glove_vectors, self.glove_spec, max_length(self.text_spec))
+            return dict(tokenize(self.tokenizer, chunk, self.text_spec), bow=bow)
+
+        out: dict[str, list[np.ndarray]] = {"txt": [], "bow": [], "input_ids": [], "attention_mask": []}
+        for _, chunk in self._chunks(len(texts), prepare, f"{desc} texts"):
+            ids, mask = (torch.from_numpy(chunk[k]).to(self.device) for k in ("input_ids", "attention_mask"))
+            out["txt"].append(self.text(ids, mask).float().cpu().numpy())
+            for key in ("bow", "input_ids", "attention_mask"):  # token ids kept for models that run BERT (MMBT)
+                out[key].append(chunk[key])
+        return {key: np.concatenate(parts) for key, parts in out.items()}
 
 
 def save_cache(path: Path, arrays: dict) -> None:
