@@ -30,7 +30,7 @@ def _set_by(params: dict, dataset: str, models: list[str], key: str) -> str:
     names: list[str] = []
     for model in models:
         for name, values in setting_layers(params, model, dataset)[1:]:
-            if key in values and name.startswith(("models.", "datasets.")) and name not in names:
+            if key in values and name.startswith(("models.", "datasets.", "parity")) and name not in names:
                 names.append(name)
     return ", ".join(names)
 
