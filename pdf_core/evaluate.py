@@ -3,6 +3,12 @@
 One JSON per condition: ``<run_dir>/eval/<noise_type>_<level>_e<eval_seed>.json`` with accuracy,
 macro-F1, NLL, ECE and — for models that report fusion weights — the mean weight per modality
 split by whether that modality of the sample was noised (the quantity QMF claims to get right).
+
+Diagnostics beside the fused accuracy: for late-fusion models (latefusion, tmc, qmf, pdf) the accuracy
+of each modality's own head alone (``accuracy_txt_head``, ``accuracy_img_head``: the argmax of its
+logits), and for every model the accuracy on the training set at the selected (best-dev) epoch
+(``train_accuracy``, ``selected_epoch``), so "fusion below its better part" and "memorised the
+training set" are visible in the tables.
 """
 
 from __future__ import annotations
@@ -33,6 +39,15 @@ def _mean_or_none(values: np.ndarray) -> float | None:
     return float(values.mean()) if len(values) else None
 
 
+def head_accuracies(pred: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, float]:
+    """Accuracy of each modality's head alone, for models that return per-modality logits."""
+    return {
+        f"accuracy_{modality}_head": metrics.accuracy(pred[f"{modality}_logits"], labels)
+        for modality in ("txt", "img")
+        if f"{modality}_logits" in pred
+    }
+
+
 def condition_metrics(pred: dict[str, np.ndarray], inputs: SplitInputs, n_classes: int) -> dict:
     logits, labels = pred["logits"], inputs.labels
     bins = metrics.reliability_bins(logits, labels)
@@ -43,6 +58,7 @@ def condition_metrics(pred: dict[str, np.ndarray], inputs: SplitInputs, n_classe
         "nll": metrics.nll(logits, labels),
         "ece": metrics.ece_from_bins(bins),
         "reliability": bins,
+        **head_accuracies(pred, labels),
         "frac_image_noised": float(inputs.image_noised.mean()),
         "frac_text_noised": float(inputs.text_noised.mean()),
     }
@@ -80,6 +96,8 @@ def evaluate_run(
     model.load_state_dict(ckpt["model"])
     model.to(device)
     remove_stale_temps(paths.eval_dir(run_dir), (_eval_path(run_dir, c).name for c, _ in conditions))
+    fit = predict(model, train_inputs, device, precision=hp.precision)["logits"]
+    selection = {"train_accuracy": metrics.accuracy(fit, train_inputs.labels), "selected_epoch": ckpt["epoch"]}
     written = []
     for cond, inputs in conditions:
         inputs = inputs() if callable(inputs) else inputs
@@ -91,6 +109,7 @@ def evaluate_run(
             noise_mode=cond.mode,
             model=model_name,
             dataset=ds["name"],
+            **selection,
         )
         path = _eval_path(run_dir, cond)
         write_json(path, result)

@@ -98,6 +98,7 @@ def result_files(out_dir: str | Path = RESULTS_DIR) -> dict[str, Path]:
         "html": "summary.html",
         "tex": "summary.tex",
         "table2": "table2.tex",
+        "heads": "heads.md",
         "metrics": "metrics.json",
         "significance_csv": "significance.csv",
         "significance_md": "significance.md",

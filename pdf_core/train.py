@@ -62,18 +62,22 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
+# what predict() keeps of a model's outputs: late-fusion models also return each head's own logits
+PREDICTED = ("logits", "txt_logits", "img_logits", "weight_txt", "weight_img")
+
+
 @torch.no_grad()
 def predict(
     model: RunModel, inputs: SplitInputs, device: torch.device, batch_size: int = 512, precision: str = "fp32"
 ) -> dict[str, np.ndarray]:
-    """Logits and fusion weights of every sample, in large no-grad batches."""
+    """Logits, per-modality head logits (fusion models) and fusion weights of every sample, in no-grad batches."""
     model.eval()
     parts: dict[str, list] = {}
     for start in range(0, len(inputs), batch_size):
         idx = np.arange(start, min(start + batch_size, len(inputs)))
         with autocast(device, precision):
             out = model(inputs.batch(idx, device))
-        for key in ("logits", "weight_txt", "weight_img"):
+        for key in PREDICTED:
             if key in out:
                 parts.setdefault(key, []).append(out[key].float().cpu().numpy())
     return {k: np.concatenate(v) for k, v in parts.items()}
