@@ -82,6 +82,20 @@ def run_dir(dataset: str, model: str, seed: int | str) -> Path:
     return model_dir(dataset, model) / f"seed{seed}"
 
 
+def tune_dir(dataset: str, model: str) -> Path:
+    """The tune trials of one method (pdf_core.tune); beside, not inside, its runs (a retrain clears those)."""
+    return Path("runs") / dataset / "tune" / model
+
+
+def tune_trial_dir(dataset: str, model: str, trial: int | str, seed: int | str) -> Path:
+    return tune_dir(dataset, model) / f"trial{trial}" / f"seed{seed}"
+
+
+def tune_selected(dataset: str, model: str) -> Path:
+    """The settings chosen on dev and every trial's score."""
+    return tune_dir(dataset, model) / "selected.json"
+
+
 def eval_dir(run: Path) -> Path:
     return Path(run) / "eval"
 

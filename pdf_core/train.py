@@ -83,8 +83,19 @@ def predict(
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
+def _param_groups(model: RunModel, hp: RunSettings) -> list[dict]:
+    """The image head of a late-fusion model at ``lr * img_lr_factor``, everything else at ``lr``."""
+    image = {id(p) for p in model.fusion.image_head_parameters()}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in trainable if id(p) not in image], "lr": hp.lr},
+        {"params": [p for p in trainable if id(p) in image], "lr": hp.lr * hp.img_lr_factor},
+    ]
+    return [g for g in groups if g["params"]]
+
+
 def _make_optimizer(model: RunModel, hp: RunSettings, total_steps: int, device: torch.device):
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = _param_groups(model, hp)
     fused = device.type == "cuda"  # one kernel per step instead of one per parameter
     if hp.optimizer == "adamw":
         opt = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay, fused=fused)
@@ -240,6 +251,7 @@ def train_run(
     """Train until max epochs or early stop; write ``model.pt``, ``train_log.jsonl``, ``dev_metrics.json``."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    log.info("%s seed %d settings: %s", model_name, seed, hp.as_dict())
     device = pick_device(hp.device)
     seed_everything(seed)  # before the model is built: its initial weights come from this seed
     model = build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs).to(device)

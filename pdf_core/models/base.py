@@ -50,6 +50,15 @@ class FusionModel(nn.Module):
     def on_epoch_end(self, epoch: int) -> None:
         """Hook for per-epoch state (QMF's history bookkeeping)."""
 
+    def image_head_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the image classifier head, which train at ``lr * img_lr_factor``; none by default."""
+        return []
+
+
+def image_dropout(hp: RunSettings) -> float:
+    """Dropout on the image features: ``img_dropout``, or ``dropout`` when it is null."""
+    return hp.dropout if hp.img_dropout is None else hp.img_dropout
+
 
 def text_head(dims: InputDims, n_classes: int, dropout: float) -> nn.Module:
     """BERT classifier head of the paper: dropout + linear on the pooled output."""
@@ -69,7 +78,10 @@ class LateFusionBase(FusionModel):
     def __init__(self, dims: InputDims, n_classes: int, hp: RunSettings, n_train: int):
         super().__init__(dims, n_classes, hp, n_train)
         self.txt_head = text_head(dims, n_classes, hp.dropout)
-        self.img_head = image_head(dims, n_classes, hp.dropout)
+        self.img_head = image_head(dims, n_classes, image_dropout(hp))
+
+    def image_head_parameters(self) -> list[nn.Parameter]:
+        return list(self.img_head.parameters())
 
     def unimodal_logits(self, feats: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         return self.txt_head(feats["txt"]), self.img_head(feats["img"])

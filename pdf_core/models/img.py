@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pdf_core.models.base import FusionModel, image_head
+from pdf_core.models.base import FusionModel, image_dropout, image_head
 
 GROUP = "unimodal"
 
@@ -12,7 +12,7 @@ class Img(FusionModel):
 
     def __init__(self, dims, n_classes, hp, n_train):
         super().__init__(dims, n_classes, hp, n_train)
-        self.clf = image_head(dims, n_classes, hp.dropout)
+        self.clf = image_head(dims, n_classes, image_dropout(hp))
 
     def forward(self, feats):
         return {"logits": self.clf(feats["img"])}
