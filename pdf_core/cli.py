@@ -247,15 +247,20 @@ def cmd_evaluate(args) -> None:
     params = _params(args)
     ds, hp = _dataset(params, args.dataset), run_settings(params, args.model, args.dataset)
     run = Path(args.run_dir or paths.run_dir(args.dataset, args.model, args.seed))
+    # nothing is noised at level 0: every level-0 condition is the clean test set, one loader (predicted once)
+    if hp.mode == "finetune":
+        clean = partial(finetune_inputs, paths.features_dir(args.dataset), "test", ds, paths.glove_dir(args.dataset))
+    else:
+        clean = partial(frozen_inputs, paths.frozen_clean(args.dataset, "test"))
     loaders = []
     for noise_type, level, eval_seed in conditions(params["grid"]):
         cond = NoiseCondition(noise_type, level, eval_seed, params["noise"]["mode"])
-        if hp.mode == "finetune":
+        if level == 0:
+            loader = clean
+        elif hp.mode == "finetune":
             loader = partial(
                 finetune_inputs, paths.features_dir(args.dataset), "test", ds, paths.glove_dir(args.dataset), cond
             )
-        elif level == 0:  # nothing is noised at level 0: the clean test cache is that condition
-            loader = partial(frozen_inputs, paths.frozen_clean(args.dataset, "test"))
         else:
             loader = partial(frozen_inputs, paths.frozen_noisy(args.dataset, noise_type, level, eval_seed))
         loaders.append((cond, loader))

@@ -14,6 +14,7 @@ training set" are visible in the tables.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,8 @@ def evaluate_run(
 ) -> list[Path]:
     """Evaluate ``checkpoint`` on each (condition, inputs) pair into ``run_dir``'s eval files.
 
-    ``inputs`` may be a zero-argument loader, so only one condition's arrays are in memory at a time.
+    ``inputs`` may be a zero-argument loader, so only one condition's arrays are in memory at a time;
+    conditions that share one loader object (every level-0 condition: the clean test set) are predicted once.
     """
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
     model_name, n_classes = ckpt["model_name"], ckpt["n_classes"]
@@ -98,10 +100,17 @@ def evaluate_run(
     remove_stale_temps(paths.eval_dir(run_dir), (_eval_path(run_dir, c).name for c, _ in conditions))
     fit = predict(model, train_inputs, device, precision=hp.precision)["logits"]
     selection = {"train_accuracy": metrics.accuracy(fit, train_inputs.labels), "selected_epoch": ckpt["epoch"]}
-    written = []
-    for cond, inputs in conditions:
-        inputs = inputs() if callable(inputs) else inputs
-        result = condition_metrics(predict(model, inputs, device, precision=hp.precision), inputs, n_classes)
+    written, shared = [], {}
+    repeated = {id(src) for src, n in Counter(src for _, src in conditions).items() if n > 1}
+    for cond, source in conditions:
+        if id(source) in shared:
+            inputs, pred = shared[id(source)]
+        else:
+            inputs = source() if callable(source) else source
+            pred = predict(model, inputs, device, precision=hp.precision)
+            if id(source) in repeated:
+                shared[id(source)] = inputs, pred
+        result = condition_metrics(pred, inputs, n_classes)
         result.update(
             noise_type=cond.noise_type,
             noise_level=cond.level,

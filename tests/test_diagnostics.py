@@ -118,3 +118,39 @@ def test_heads_table_puts_fused_beside_its_heads():
     # qmf: fused 62 ± 2.83 (sample std of 60, 64), text head 72, image head 52, train 95 %, epoch 2.5
     assert "| qmf | 62.00 ± 2.83 | 72.00 | 52.00 | 95.00 | 2.5 |" in table
     assert "| bert | 71.00 ± 1.41 | – | – | 95.00 | 2.5 |" in table
+
+
+def test_conditions_sharing_one_loader_load_and_predict_once(tmp_path):
+    """Every level-0 condition is the clean test set: one loader, loaded once, the same metrics in each file."""
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    hp = settings("latefusion", dropout=0.0)
+    save_checkpoint(
+        tmp_path / "model.pt",
+        {
+            "fingerprint": "x",
+            "model": _identity_heads("latefusion").state_dict(),
+            "model_name": "latefusion",
+            "hp": hp.as_dict(),
+            "n_classes": 2,
+            "n_train": 4,
+            "epoch": 1,
+        },
+    )
+    calls = []
+
+    def clean():
+        calls.append(1)
+        return _inputs()
+
+    conds = [(NoiseCondition(t, 0, e, "paper"), clean) for t in ("gaussian", "salt_pepper") for e in (1, 2)]
+    ds = dataset_config(params, "synthetic")
+    written = evaluate_run(tmp_path / "model.pt", hp, ds, params["features"], _inputs(), conds, tmp_path)
+    assert len(calls) == 1 and len(written) == 4
+    results = [json.loads(p.read_text()) for p in written]
+    assert {(r["noise_type"], r["eval_seed"]) for r in results} == {
+        ("gaussian", 1),
+        ("gaussian", 2),
+        ("salt_pepper", 1),
+        ("salt_pepper", 2),
+    }
+    assert all(r["accuracy"] == pytest.approx(0.25) for r in results)
