@@ -81,6 +81,26 @@ def test_final_runs_use_the_chosen_values(tmp_path, monkeypatch, caplog):
         run_settings(params, "bert", "synthetic")
 
 
+def test_show_config_shows_the_chosen_values_once_selected(tmp_path, monkeypatch):
+    from pdf_core.show_config import markdown, resolved_runs
+
+    monkeypatch.chdir(tmp_path)
+    params = _params(models=["bert"], seeds=[1], grid={"lr": [0.1, 0.01]})
+    configured = params["train"]["lr"]
+    assert resolved_runs(params, ["synthetic"], ["bert"])["synthetic"]["bert"]["lr"] == configured
+    assert "| `lr` | " + json.dumps(configured) + " | tune (not selected yet) |" in markdown(
+        params, ["synthetic"], ["bert"]
+    )
+    _write_trial("synthetic", "bert", 0, 1, 0.4)
+    _write_trial("synthetic", "bert", 1, 1, 0.9)
+    tune.select(params, "synthetic", "bert")
+    assert resolved_runs(params, ["synthetic"], ["bert", "qmf"])["synthetic"] == {
+        "bert": run_settings(params, "bert", "synthetic").as_dict(),
+        "qmf": run_settings(params, "qmf", "synthetic").as_dict(),
+    }
+    assert "| `lr` | 0.01 | tune |" in markdown(params, ["synthetic"], ["bert"])
+
+
 @pytest.mark.parametrize(
     ("tune_block", "message"),
     [
