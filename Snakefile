@@ -44,6 +44,7 @@ wildcard_constraints:
     dataset="|".join(re.escape(d) for d in DATASETS),
     model="|".join(MODELS),
     seed=r"\d+",
+    trial=r"\d+",
     noise_type="|".join(GRID["noise_types"]),
 
 
@@ -62,6 +63,12 @@ rule prepare_all:
         lambda w: settings_targets(*DATA_FAMILIES),
 
 
+rule tune_all:
+    input:
+        ALL_TUNED,
+        lambda w: settings_targets(*DATA_FAMILIES, "tune"),
+
+
 rule evaluate_all:
     input:
         ALL_EVALS,
@@ -70,6 +77,7 @@ rule evaluate_all:
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/tune.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"

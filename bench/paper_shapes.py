@@ -77,6 +77,8 @@ def paper_settings(**overrides):
         "lr_patience": 2,
         "lr_factor": 0.5,
         "dropout": 0.1,
+        "img_dropout": None,  # configs/paper.yaml: keys the original lacks, at their neutral values
+        "img_lr_factor": 1.0,
         "precision": "fp32",
         "compile": False,
         "heads": "original",  # configs/paper.yaml `parity`

@@ -26,6 +26,11 @@ EXTRA_METRICS = [
     "weight_img_noised",
     "weight_txt_clean",
     "weight_txt_noised",
+    # diagnostics (pdf_core.evaluate): each head of a late-fusion model alone, and the fit of the selected epoch
+    "accuracy_txt_head",
+    "accuracy_img_head",
+    "train_accuracy",
+    "selected_epoch",
 ]
 
 
@@ -136,6 +141,40 @@ def html_table(summary: pd.DataFrame, marked: set[tuple] = frozenset(), signific
     return html_page(TITLE, body + notes)
 
 
+HEADS_TITLE = "Fused accuracy against the model's own heads and its fit, clean test set (mean over train seeds, %)"
+
+
+def heads_markdown(summary: pd.DataFrame) -> str:
+    """Per dataset, at noise level 0: the fused accuracy (mean ± std), each modality head alone, the
+    training-set accuracy and the epoch dev selection kept. A fusion model below its better head, or a
+    train accuracy near 100 % at an early epoch, shows here rather than in the logs."""
+    clean = summary[summary.noise_level == 0]
+    clean = clean[clean.noise_type == clean.noise_type.min()]  # ε = 0 is the same test set for every type
+
+    def pct(r, column) -> str:
+        value = getattr(r, column, None)
+        return "–" if value is None or pd.isna(value) else f"{100 * value:.2f}"
+
+    lines = [f"# {HEADS_TITLE}", ""]
+    for dataset, part in clean.groupby("dataset"):
+        lines += [
+            f"## {dataset}",
+            "",
+            "| model | fused | text head | image head | train acc. at selected epoch | selected epoch |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in part.itertuples():
+            epoch = getattr(r, "selected_epoch_mean", None)
+            heads = " | ".join(pct(r, c) for c in ("accuracy_txt_head_mean", "accuracy_img_head_mean"))
+            lines.append(
+                f"| {r.model} | {100 * r.acc_mean:.2f} ± {100 * r.acc_std:.2f} | {heads} | "
+                f"{pct(r, 'train_accuracy_mean')} | {'–' if epoch is None or pd.isna(epoch) else f'{epoch:g}'} |"
+            )
+        lines.append("")
+    lines.append("Heads: the argmax of one modality's logits inside the fusion model (late-fusion models only).")
+    return "\n".join(lines) + "\n"
+
+
 def dvc_metrics(summary: pd.DataFrame) -> dict:
     out: dict = {}
     for r in summary.itertuples():
@@ -156,6 +195,7 @@ def aggregate(eval_paths: list[Path], out_dir: Path, significance_cfg: dict) -> 
     with atomic_path(out["significance_csv"], suffix=".csv") as tmp:
         pairs.to_csv(tmp, index=False, float_format="%.6g")
     write_text(out["md"], markdown_table(summary, marked, significance_cfg))
+    write_text(out["heads"], heads_markdown(summary))
     write_text(out["significance_md"], significance.markdown(pairs, alpha))
     write_text(out["significance_html"], html_page(significance.HTML_TITLE, significance.html_body(pairs, alpha)))
     write_text(out["html"], html_table(summary, marked, significance_cfg))

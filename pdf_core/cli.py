@@ -198,6 +198,45 @@ def cmd_train(args) -> None:
     print(metrics)
 
 
+def cmd_tune(args) -> None:
+    """One trial (train on train, score on dev) or, with --select, the choice among the trials."""
+    from pdf_core import tune
+    from pdf_core.settings import trial_settings
+    from pdf_core.train import train_run
+
+    params = _params(args)
+    ds = _dataset(params, args.dataset)
+    if not tune.tuned(params, args.model):
+        raise ValueError(f"{args.model} is not tuned: add it to tune.models in params.yaml")
+    if args.select:
+        print(tune.select(params, args.dataset, args.model)["settings"])
+        return
+    if args.trial is None or args.seed is None:
+        raise ValueError("give --trial K --seed S (one trial) or --select")
+    n_trials = len(tune.trials(params, args.model))
+    if not 0 <= args.trial < n_trials:
+        raise ValueError(f"--trial {args.trial}: {args.model}'s grid has trials 0..{n_trials - 1}")
+    hp = trial_settings(params, args.model, args.dataset, args.trial)
+    log.info("trial %d of %s: %s", args.trial, args.model, tune.trials(params, args.model)[args.trial])
+    files = tune.trial_files(args.dataset, args.model, args.trial, args.seed)
+    run = files["dev_metrics"].parent
+    # only the train and dev splits: the selection never sees the test set
+    metrics = train_run(
+        args.model,
+        hp,
+        ds,
+        params["features"],
+        _n_classes(args.dataset),
+        args.seed,
+        _train_inputs(params, ds, hp, "train"),
+        _train_inputs(params, ds, hp, "dev"),
+        run,
+        files["curves"],
+    )
+    (run / "model.pt").unlink()  # a trial's product is its dev score; the chosen values are retrained
+    print(metrics)
+
+
 def cmd_evaluate(args) -> None:
     from functools import partial
 
@@ -316,6 +355,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--curves-dir", help=f"per-epoch training curves (default: {paths.curves_dir('<dataset>', '<model>', '<k>')})"
     )
+
+    p = stage(
+        "tune",
+        cmd_tune,
+        "selection on dev (params `tune`): one trial of a method's grid on train/dev, or --select the best trial",
+    )
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--trial", type=int, help="index of the grid point (pdf_core.tune.trials)")
+    p.add_argument("--seed", type=int, help="a tuning seed (tune.seeds)")
+    p.add_argument("--select", action="store_true", help="choose among the finished trials: selected.json")
 
     p = stage("evaluate", cmd_evaluate, "evaluate trained runs under every noise condition of the grid")
     p.add_argument("--dataset", required=True)

@@ -82,7 +82,8 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
     """Check ``params`` against the schema and the cross-references the schema cannot express."""
     import jsonschema  # here, not at module level: the trainer imports this module on machines without it
 
-    validator = jsonschema.Draft202012Validator(load_schema())
+    schema = load_schema()
+    validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(
         validator.iter_errors(params), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
     )
@@ -106,9 +107,42 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
                 )
         if ds["kind"] == "synthetic" and "generate" not in ds:
             problems.append(f"'datasets.{name}': kind synthetic needs a 'generate' block")
+    problems += _tune_problems(params, schema["$defs"]["trainKeys"])
     if problems:
         raise ParamsError(f"{source}: " + "; ".join(problems))
     return params
+
+
+# train keys a tune grid may not name: chosen by the user or the hardware, never on dev accuracy
+UNTUNABLE = ("mode", "device", "precision", "compile", "deterministic")
+
+
+def _tune_problems(params: dict, train_keys: dict) -> list[str]:
+    """Each tuned model's grid names only settings of that model, with values its schema allows."""
+    import jsonschema
+
+    tune = params["tune"]
+    problems = [
+        f"'tune.model_grids.{name}': {name!r} is not in tune.models"
+        for name in tune["model_grids"]
+        if name not in tune["models"]
+    ]
+    for name in tune["models"]:
+        allowed = {k: v for k, v in train_keys.items() if k not in UNTUNABLE} | model_settings(name)
+        for where, grid in (("tune.grid", tune["grid"]), (f"tune.model_grids.{name}", tune["model_grids"].get(name))):
+            for key, values in (grid or {}).items():
+                if key not in allowed:
+                    problems.append(
+                        f"'{where}.{key}': not a setting {name} can tune; allowed: {', '.join(sorted(allowed))}"
+                    )
+                    continue
+                for i, value in enumerate(values):
+                    error = jsonschema.exceptions.best_match(
+                        jsonschema.Draft202012Validator(allowed[key]).iter_errors(value)
+                    )
+                    if error is not None:
+                        problems.append(f"'{where}.{key}[{i}]' (for {name}): {error.message}")
+    return problems
 
 
 def _read_mapping(path: Path) -> dict:

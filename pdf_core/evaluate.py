@@ -3,6 +3,12 @@
 One JSON per condition: ``<run_dir>/eval/<noise_type>_<level>_e<eval_seed>.json`` with accuracy,
 macro-F1, NLL, ECE and — for models that report fusion weights — the mean weight per modality
 split by whether that modality of the sample was noised (the quantity QMF claims to get right).
+
+Diagnostics beside the fused accuracy: for late-fusion models (latefusion, tmc, qmf, pdf) the accuracy
+of each modality's own head alone (``accuracy_txt_head``, ``accuracy_img_head``: the argmax of its
+logits), and for every model the accuracy on the training set at the selected (best-dev) epoch
+(``train_accuracy``, ``selected_epoch``), so "fusion below its better part" and "memorised the
+training set" are visible in the tables.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import torch
 from pdf_core import metrics, paths
 from pdf_core.device import pick_device, place_model
 from pdf_core.faults import failpoint
-from pdf_core.inputs import SplitInputs, build_run_model
+from pdf_core.inputs import RunModel, SplitInputs, build_run_model
 from pdf_core.io_utils import remove_stale_temps, write_json
 from pdf_core.noise import NoiseCondition
 from pdf_core.settings import RunSettings
@@ -33,6 +39,15 @@ def _mean_or_none(values: np.ndarray) -> float | None:
     return float(values.mean()) if len(values) else None
 
 
+def head_accuracies(pred: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, float]:
+    """Accuracy of each modality's head alone, for models that return per-modality logits."""
+    return {
+        f"accuracy_{modality}_head": metrics.accuracy(pred[f"{modality}_logits"], labels)
+        for modality in ("txt", "img")
+        if f"{modality}_logits" in pred
+    }
+
+
 def condition_metrics(pred: dict[str, np.ndarray], inputs: SplitInputs, n_classes: int) -> dict:
     logits, labels = pred["logits"], inputs.labels
     bins = metrics.reliability_bins(logits, labels)
@@ -43,6 +58,7 @@ def condition_metrics(pred: dict[str, np.ndarray], inputs: SplitInputs, n_classe
         "nll": metrics.nll(logits, labels),
         "ece": metrics.ece_from_bins(bins),
         "reliability": bins,
+        **head_accuracies(pred, labels),
         "frac_image_noised": float(inputs.image_noised.mean()),
         "frac_text_noised": float(inputs.text_noised.mean()),  # texts drawn for masking
         "text_masked_fraction": float(inputs.text_masked.mean()),  # texts with at least one word masked
@@ -57,7 +73,8 @@ def condition_metrics(pred: dict[str, np.ndarray], inputs: SplitInputs, n_classe
 
 
 def _load_run(checkpoint: Path, hp: RunSettings, ds: dict, features_cfg: dict, train_inputs: SplitInputs, device):
-    """The trained model of one run, refused when its checkpoint was made with other settings."""
+    """The trained model of one run, refused when its checkpoint was made with other settings; its name, class
+    count and the epoch dev selection kept."""
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
     model_name, n_classes = ckpt["model_name"], ckpt["n_classes"]
     model = build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs)
@@ -67,7 +84,14 @@ def _load_run(checkpoint: Path, hp: RunSettings, ds: dict, features_cfg: dict, t
             f"(saved {ckpt['hp']}, now {hp.as_dict()}); retrain this run"
         )
     model.load_state_dict(ckpt["model"])
-    return place_model(model, device), model_name, n_classes
+    return place_model(model, device), model_name, n_classes, ckpt["epoch"]
+
+
+def _fit(model: RunModel, train_inputs: SplitInputs, device, precision: str, epoch: int) -> dict:
+    """How well the kept epoch fits the training set: with the clean test accuracy, a memorised train split
+    shows (train accuracy near 1 at an early ``selected_epoch``)."""
+    fit = predict(model, train_inputs, device, precision=precision)["logits"]
+    return {"train_accuracy": metrics.accuracy(fit, train_inputs.labels), "selected_epoch": epoch}
 
 
 def evaluate_runs(
@@ -85,7 +109,11 @@ def evaluate_runs(
     only they are in memory. Every level-0 condition is the clean test set, predicted once per run.
     """
     device = pick_device(hp.device)
-    runs = [(ckpt.parent, *_load_run(ckpt, hp, ds, features_cfg, train_inputs, device)) for ckpt in checkpoints]
+    runs = []
+    for ckpt in checkpoints:
+        model, model_name, n_classes, epoch = _load_run(ckpt, hp, ds, features_cfg, train_inputs, device)
+        fit = _fit(model, train_inputs, device, hp.precision, epoch)
+        runs.append((ckpt.parent, model, model_name, n_classes, fit))
     for run_dir, *_ in runs:
         remove_stale_temps(paths.eval_dir(run_dir), (_eval_path(run_dir, c).name for c, _ in conditions))
     written = []
@@ -93,7 +121,7 @@ def evaluate_runs(
     for cond, inputs in conditions:
         if cond.level > 0 or not clean:
             inputs = inputs() if callable(inputs) else inputs
-        for run_dir, model, model_name, n_classes in runs:
+        for run_dir, model, model_name, n_classes, fit in runs:
             if cond.level == 0 and run_dir in clean:
                 inputs, pred = clean[run_dir]
             else:
@@ -108,6 +136,7 @@ def evaluate_runs(
                 noise_mode=cond.mode,
                 model=model_name,
                 dataset=ds["name"],
+                **fit,
             )
             path = _eval_path(run_dir, cond)
             write_json(path, result)

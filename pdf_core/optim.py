@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -105,19 +105,20 @@ def accumulation_groups(n_micro: int, grad_accum: int, epoch: int, partial_accum
     return [range(start, end) for start, end in zip([0, *ends], ends, strict=False)]
 
 
-def _decay_groups(named: Iterable[tuple[str, nn.Parameter]], decay_of: Callable[[str], float]) -> list[dict]:
-    groups: dict[float, list] = {}
-    for name, p in named:
-        groups.setdefault(decay_of(name), []).append(p)
-    return [{"params": params, "weight_decay": wd} for wd, params in groups.items()]
-
-
-def param_groups(model: nn.Module, optimizer: str, weight_decay: float, overrides: dict[str, float]) -> list[dict]:
-    """Trainable parameters grouped by weight decay: ``overrides`` (full names) first, then under
-    bertadam 0 for ``NO_DECAY`` names, else ``weight_decay``."""
-    unknown = set(overrides) - {name for name, _ in model.named_parameters()}
+def param_groups(
+    model: nn.Module,
+    optimizer: str,
+    weight_decay: float,
+    overrides: dict[str, float],
+    lr_factors: dict[str, float] | None = None,
+) -> list[dict]:
+    """Trainable parameters grouped by lr factor (``lr_factors``, full names; 1 for the others) and weight
+    decay: ``overrides`` (full names) first, then under bertadam 0 for ``NO_DECAY`` names, else
+    ``weight_decay``. The groups at factor 1 come first (the trainer's lr curve reads the first group)."""
+    lr_factors = lr_factors or {}
+    unknown = (set(overrides) | set(lr_factors)) - {name for name, _ in model.named_parameters()}
     if unknown:
-        raise ValueError(f"weight-decay overrides name no parameter of the model: {', '.join(sorted(unknown))}")
+        raise ValueError(f"weight-decay or lr overrides name no parameter of the model: {', '.join(sorted(unknown))}")
 
     def decay_of(name: str) -> float:
         if name in overrides:
@@ -126,7 +127,12 @@ def param_groups(model: nn.Module, optimizer: str, weight_decay: float, override
             return 0.0
         return weight_decay
 
-    return _decay_groups(((n, p) for n, p in model.named_parameters() if p.requires_grad), decay_of)
+    groups: dict[tuple[float, float], list] = {}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            groups.setdefault((lr_factors.get(name, 1.0), decay_of(name)), []).append(p)
+    ordered = sorted(groups.items(), key=lambda item: item[0][0] != 1.0)  # stable: otherwise in model order
+    return [{"params": params, "weight_decay": wd, "lr_factor": factor} for (factor, wd), params in ordered]
 
 
 class Schedule:
@@ -158,9 +164,20 @@ def scaled_lr(opt: torch.optim.Optimizer, factor: float):
             group["lr"] = lr
 
 
-def make_optimizer(model: nn.Module, hp, overrides: dict[str, float], n_train: int, n_micro: int, device):
-    """The optimizer and the lr schedule of one run; ``hp`` is its RunSettings, ``n_micro`` micro-batches per epoch."""
-    groups = param_groups(model, hp.optimizer, hp.weight_decay, overrides)
+def make_optimizer(
+    model: nn.Module,
+    hp,
+    overrides: dict[str, float],
+    n_train: int,
+    n_micro: int,
+    device,
+    lr_factors: dict[str, float] | None = None,
+):
+    """The optimizer and the lr schedule of one run; ``hp`` is its RunSettings, ``n_micro`` micro-batches per
+    epoch, ``overrides`` / ``lr_factors`` per-parameter weight decays / lr factors (:func:`param_groups`)."""
+    groups = param_groups(model, hp.optimizer, hp.weight_decay, overrides, lr_factors)
+    for group in groups:
+        group["lr"] = hp.lr * group.pop("lr_factor")
     total_steps = optimizer_steps(n_micro, hp.grad_accum, hp.max_epochs, hp.partial_accumulation)
     # the original's t_total (QMF train.py get_optimizer): a float, the partial last groups counted
     t_total = n_train / hp.micro_batch / hp.grad_accum * hp.max_epochs

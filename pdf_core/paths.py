@@ -96,6 +96,20 @@ def curves_dir(dataset: str, model: str, seed: int | str) -> Path:
     return model_curves_dir(dataset, model) / f"seed{seed}"
 
 
+def tune_dir(dataset: str, model: str) -> Path:
+    """The tune trials of one method (pdf_core.tune); beside, not inside, its runs (a retrain clears those)."""
+    return Path("runs") / dataset / "tune" / model
+
+
+def tune_trial_dir(dataset: str, model: str, trial: int | str, seed: int | str) -> Path:
+    return tune_dir(dataset, model) / f"trial{trial}" / f"seed{seed}"
+
+
+def tune_selected(dataset: str, model: str) -> Path:
+    """The settings chosen on dev and every trial's score."""
+    return tune_dir(dataset, model) / "selected.json"
+
+
 def eval_dir(run: Path) -> Path:
     return Path(run) / "eval"
 
@@ -112,6 +126,7 @@ def result_files(out_dir: str | Path = RESULTS_DIR) -> dict[str, Path]:
         "html": "summary.html",
         "tex": "summary.tex",
         "table2": "table2.tex",
+        "heads": "heads.md",
         "metrics": "metrics.json",
         "significance_csv": "significance.csv",
         "significance_md": "significance.md",

@@ -19,10 +19,15 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import logging
 from typing import Any
 
 from pdf_core.config import PARITY_CHOICES, RUN_PARITY_KEYS
 from pdf_core.models import model_settings
+from pdf_core.paths import tune_selected
+from pdf_core.tune import selected_settings, trials, tuned
+
+log = logging.getLogger(__name__)
 
 _JSON_TYPES = {"number": float, "integer": int, "boolean": bool, "array": list, "string": str, "null": type(None)}
 
@@ -45,6 +50,8 @@ class RunSettings:
     lr_patience: int
     lr_factor: float
     dropout: float
+    img_dropout: float | None
+    img_lr_factor: float
     precision: str
     compile: bool
     deterministic: bool
@@ -122,5 +129,16 @@ def model_hparams(params: dict, model: str, dataset: str | None = None) -> dict[
 
 
 def run_settings(params: dict, model: str, dataset: str | None = None) -> RunSettings:
-    """Everything one run of ``model`` (on ``dataset``) uses, from a validated configuration."""
-    return make_settings(model, model_hparams(params, model, dataset))
+    """Everything one run of ``model`` (on ``dataset``) uses, from a validated configuration; for a
+    method tuned on dev (``tune.models``), with the values the tune stage chose (pdf_core.tune)."""
+    values = model_hparams(params, model, dataset)
+    if dataset is not None and tuned(params, model):
+        chosen = selected_settings(params, dataset, model)
+        log.info("%s on %s: settings chosen on dev (%s): %s", model, dataset, tune_selected(dataset, model), chosen)
+        values.update(chosen)
+    return make_settings(model, values)
+
+
+def trial_settings(params: dict, model: str, dataset: str, trial: int) -> RunSettings:
+    """The settings of one tune trial: the configured ones with the trial's grid point over them."""
+    return make_settings(model, {**model_hparams(params, model, dataset), **trials(params, model)[trial]})

@@ -1,7 +1,9 @@
 """``python -m pdf_core show-config``: the fully resolved settings of each run, as JSON or markdown.
 
 The settings are :func:`pdf_core.settings.model_hparams` of each dataset x model, exactly what the
-train and evaluate jobs read. The markdown form is one table per dataset: a row per setting, a column
+train and evaluate jobs read; for a method tuned on dev (``tune.models``) whose tune stage has run, with
+the values it chose (``runs/<dataset>/tune/<model>/selected.json``), as :func:`pdf_core.settings.run_settings`
+overlays them. The markdown form is one table per dataset: a row per setting, a column
 per model, and the layers (pdf_core/settings.py, resolution order) that set the row's values above
 the ``train`` block; ``docs/recipes.md`` is this table for ``configs/paper.yaml``.
 """
@@ -12,13 +14,25 @@ import dataclasses
 import json
 from typing import Any
 
+from pdf_core import paths, tune
 from pdf_core.models import model_names
 from pdf_core.settings import model_hparams, setting_layers, settings_class
 
 
+def _selected(params: dict, dataset: str, model: str) -> bool:
+    return tune.tuned(params, model) and paths.tune_selected(dataset, model).exists()
+
+
 def resolved_runs(params: dict, datasets: list[str], models: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
-    """{dataset: {model: settings}} of the given runs."""
-    return {ds: {m: model_hparams(params, m, ds) for m in models} for ds in datasets}
+    """{dataset: {model: settings}} of the given runs, with the values chosen on dev where chosen already."""
+    return {
+        ds: {
+            m: model_hparams(params, m, ds)
+            | (tune.selected_settings(params, ds, m) if _selected(params, ds, m) else {})
+            for m in models
+        }
+        for ds in datasets
+    }
 
 
 def _cell(value: Any) -> str:
@@ -26,11 +40,17 @@ def _cell(value: Any) -> str:
 
 
 def _set_by(params: dict, dataset: str, models: list[str], key: str) -> str:
-    """Layers above ``train`` that set ``key`` for any of ``models`` on ``dataset``, in resolution order."""
+    """Layers above ``train`` that set ``key`` for any of ``models`` on ``dataset``, in resolution order, then
+    the selection on dev for a method whose tune grid names it (``tune (not selected yet)`` before it ran)."""
     names: list[str] = []
     for model in models:
         for name, values in setting_layers(params, model, dataset)[1:]:
             if key in values and name.startswith(("models.", "datasets.", "parity")) and name not in names:
+                names.append(name)
+    for model in models:
+        if tune.tuned(params, model) and key in tune.model_grid(params, model):
+            name = "tune" if _selected(params, dataset, model) else "tune (not selected yet)"
+            if name not in names:
                 names.append(name)
     return ", ".join(names)
 

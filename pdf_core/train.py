@@ -71,18 +71,22 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
+# what predict() keeps of a model's outputs: late-fusion models also return each head's own logits
+PREDICTED = ("logits", "txt_logits", "img_logits", "weight_txt", "weight_img")
+
+
 @torch.no_grad()
 def predict(
     model: RunModel, inputs: SplitInputs, device: torch.device, batch_size: int = 512, precision: str = "fp32"
 ) -> dict[str, np.ndarray]:
-    """Logits and fusion weights of every sample, in large no-grad batches."""
+    """Logits, per-modality head logits (fusion models) and fusion weights of every sample, in no-grad batches."""
     model.eval()
     parts: dict[str, list] = {}
     for start in range(0, len(inputs), batch_size):
         idx = np.arange(start, min(start + batch_size, len(inputs)))
         with autocast(device, precision):
             out = model(inputs.batch(idx, device))
-        for key in ("logits", "weight_txt", "weight_img"):
+        for key in PREDICTED:
             if key in out:
                 parts.setdefault(key, []).append(out[key].float().cpu().numpy())
     return {k: np.concatenate(v) for k, v in parts.items()}
@@ -101,7 +105,11 @@ class _Run:
         self.n_micro = math.ceil(self.n_train / hp.micro_batch)
         # the fusion model may set its own weight decay on some parameters (PDF's confidence nets)
         overrides = {f"fusion.{name}": wd for name, wd in model.fusion.weight_decay_overrides().items()}
-        self.opt, self.schedule = make_optimizer(self.model, hp, overrides, self.n_train, self.n_micro, device)
+        # and its own lr factor on some (a late-fusion model's image head: train.img_lr_factor)
+        lr_factors = {f"fusion.{name}": factor for name, factor in model.fusion.lr_factors().items()}
+        self.opt, self.schedule = make_optimizer(
+            self.model, hp, overrides, self.n_train, self.n_micro, device, lr_factors=lr_factors
+        )
         self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.opt, mode="max", patience=hp.lr_patience, factor=hp.lr_factor
         )
@@ -244,6 +252,7 @@ def train_run(
     training curves to ``curves_dir`` (None: none, as in the GPU benchmark, whose machine lacks DVCLive)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    log.info("%s seed %d settings: %s", model_name, seed, hp.as_dict())
     device = pick_device(hp.device)
     seed_everything(seed, hp.deterministic)  # before the model is built: its initial weights come from this seed
     model = place_model(build_run_model(model_name, hp, ds, features_cfg, n_classes, train_inputs), device)

@@ -11,7 +11,7 @@ ROOT = PACKAGE_DIR.parent
 # dvc.yaml stage -> the `python -m pdf_core` stages its Snakemake target runs
 DVC_STAGES = {
     "prepare": ["generate", "download", "splits", "glove", "features", "encode"],
-    "train_evaluate": ["train", "evaluate"],
+    "train_evaluate": ["tune", "train", "evaluate"],
     "aggregate": ["aggregate"],
 }
 

@@ -132,6 +132,34 @@ def test_bertadam_decays_all_but_biases_and_layernorm():
         param_groups(model, "adam", 0.0, {"dense.wieght": 1.0})
 
 
+def test_lr_factor_scales_only_the_named_parameters():
+    # Adam's first step moves a weight by lr * g / (|g| + eps) = lr (g = 1): 1.0 for txt, 0.1 for img
+    model = nn.ModuleDict({"img": nn.Linear(1, 1, bias=False), "txt": nn.Linear(1, 1, bias=False)})
+    hp = settings("latefusion", optimizer="adam", lr=1.0, weight_decay=0.0)
+    opt, schedule = make_optimizer(model, hp, {}, hp.micro_batch, 1, CPU, lr_factors={"img.weight": 0.1})
+    assert [g["lr"] for g in opt.param_groups] == [1.0, 0.1]  # the configured lr first, whatever the model order
+    before = {name: p.item() for name, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    optimizer_step(opt, schedule, 0)
+    moved = {name: before[name] - p.item() for name, p in model.named_parameters()}
+    assert moved == pytest.approx({"img.weight": 0.1, "txt.weight": 1.0}, rel=1e-6)
+
+
+def test_late_fusion_image_head_trains_at_img_lr_factor(tmp_path):
+    from pdf_core.models import build_model
+
+    hp = settings("qmf", lr=0.01, img_lr_factor=0.25)
+    dims = InputDims(txt=4, img_regions=2, img=3, bow=1)
+    fusion = build_model("qmf", dims, 2, hp, 8)
+    inputs = SplitInputs({"txt": np.ones((8, 4), np.float32)}, np.zeros(8, np.int64))
+    run = _Run(RunModel(fusion), CPU, {"model": "qmf", "hp": hp, "seed": 0, "n_classes": 2}, inputs, tmp_path)
+    lrs = {id(p): g["lr"] for g in run.opt.param_groups for p in g["params"]}
+    image = {id(p) for p in fusion.img_head.parameters()}
+    assert {lrs[i] for i in image} == {0.0025}
+    assert {lr for i, lr in lrs.items() if i not in image} == {0.01}
+
+
 def test_accumulation_groups_by_hand():
     # 5 micro-batches an epoch, groups of 2
     assert accumulation_groups(5, 2, 1, "step") == [range(0, 2), range(2, 4), range(4, 5)]

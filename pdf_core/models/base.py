@@ -54,19 +54,29 @@ class FusionModel(nn.Module):
         """Weight decay of some parameters (names relative to this model) instead of ``train.weight_decay``."""
         return {}
 
+    def lr_factors(self) -> dict[str, float]:
+        """The lr of some parameters (names relative to this model) is ``train.lr`` times this factor."""
+        return {}
+
 
 # pytorch_pretrained_bert's `init_bert_weights` with bert-base-uncased's initializer_range
 BERT_INIT_STD = 0.02
 
 
-def head_dropout(hp: RunSettings) -> nn.Module:
-    """Dropout before a classifier: the project's heads have it, the original's (``parity.heads: original``) not.
+def head_dropout(hp: RunSettings, rate: float) -> nn.Module:
+    """Dropout of ``rate`` before a classifier: the project's heads have it, the original's
+    (``parity.heads: original``) not.
 
     Original (QMF first commit 8c16860): ``BertClf``, ``ImageClf`` (``src/models/bert.py``,
     ``src/models/image.py``) and ``MultimodalBertClf`` (``src/models/mmbt.py``) apply their ``clf``
     Linear straight to the pooled / flattened features.
     """
-    return nn.Dropout(hp.dropout) if hp.heads == "project" else nn.Identity()
+    return nn.Dropout(rate) if hp.heads == "project" else nn.Identity()
+
+
+def image_dropout(hp: RunSettings) -> float:
+    """Dropout on the image features: ``img_dropout``, or ``dropout`` when it is null."""
+    return hp.dropout if hp.img_dropout is None else hp.img_dropout
 
 
 def text_head(dims: InputDims, n_classes: int, hp: RunSettings) -> nn.Module:
@@ -79,13 +89,13 @@ def text_head(dims: InputDims, n_classes: int, hp: RunSettings) -> nn.Module:
     if hp.heads == "original":
         nn.init.normal_(linear.weight, mean=0.0, std=BERT_INIT_STD)
         nn.init.zeros_(linear.bias)
-    return nn.Sequential(head_dropout(hp), linear)
+    return nn.Sequential(head_dropout(hp, hp.dropout), linear)
 
 
 def image_head(dims: InputDims, n_classes: int, hp: RunSettings) -> nn.Module:
-    """Classifier on the image regions: flatten, dropout (project) + linear (PyTorch's init in both forms,
-    as the original ``ImageClf``)."""
-    return nn.Sequential(nn.Flatten(1), head_dropout(hp), nn.Linear(dims.img_flat, n_classes))
+    """Classifier on the image regions: flatten, dropout (project; ``image_dropout``) + linear (PyTorch's init
+    in both forms, as the original ``ImageClf``)."""
+    return nn.Sequential(nn.Flatten(1), head_dropout(hp, image_dropout(hp)), nn.Linear(dims.img_flat, n_classes))
 
 
 class LateFusionBase(FusionModel):
@@ -97,6 +107,10 @@ class LateFusionBase(FusionModel):
         super().__init__(dims, n_classes, hp, n_train)
         self.txt_head = text_head(dims, n_classes, hp)
         self.img_head = image_head(dims, n_classes, hp)
+
+    def lr_factors(self) -> dict[str, float]:
+        """The image head trains at ``lr * img_lr_factor``."""
+        return {f"img_head.{name}": self.hp.img_lr_factor for name, _ in self.img_head.named_parameters()}
 
     def unimodal_logits(self, feats: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         return self.txt_head(feats["txt"]), self.img_head(feats["img"])

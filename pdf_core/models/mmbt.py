@@ -145,7 +145,7 @@ class MMBT(FusionModel):
         self.bert = load_bert(hp, bert_config)
         hidden = self.bert.config.hidden_size
         self.img_proj = nn.Linear(dims.img, hidden)
-        self.dropout = head_dropout(hp)
+        self.dropout = head_dropout(hp, hp.dropout)
         self.clf = nn.Linear(hidden, n_classes)
         self.token_layout = hp.token_layout
         config_given = bert_config is not None or isinstance(hp.text_encoder_source, dict)

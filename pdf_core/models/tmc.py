@@ -18,7 +18,8 @@ number of finished epochs, i.e. the official 0-based epoch index during training
 
 Outputs: ``logits = log(alpha_combined)``. Its argmax is the argmax of ``alpha`` (the official
 prediction), and ``softmax(log alpha) = alpha / S`` is the Dirichlet's expected class probability, so
-NLL and ECE computed from these "logits" are those of TMC's predictive mean. Fusion weights:
+NLL and ECE computed from these "logits" are those of TMC's predictive mean. ``txt_logits`` /
+``img_logits`` are the heads' raw outputs (softplus is monotone: their argmax is each opinion's). Fusion weights:
 ``weight_txt = 1 - u_txt``, ``weight_img = 1 - u_img`` (the belief mass each modality commits).
 """
 
@@ -95,6 +96,8 @@ class TMC(LateFusionBase):
         return {
             "logits": alpha.clamp(min=1.0).log(),
             "alpha": alpha,
+            "txt_logits": txt_logits,
+            "img_logits": img_logits,
             "txt_alpha": txt_alpha,
             "img_alpha": img_alpha,
             "weight_txt": 1 - u_txt,

@@ -11,6 +11,7 @@ rule aggregate:
         html=report(RESULT["html"], category="Tables", labels={"table": "accuracy (mean ± std)"}),
         tex=RESULT["tex"],
         table2=RESULT["table2"],
+        heads=RESULT["heads"],
         metrics=RESULT["metrics"],
         significance_csv=RESULT["significance_csv"],
         significance_md=RESULT["significance_md"],

@@ -6,6 +6,7 @@ from pdf_core.config import dataset_config
 from pdf_core.grid import conditions
 from pdf_core.models import model_names
 from pdf_core.settings import model_hparams
+from pdf_core.tune import all_trial_metrics, trial_files as tune_trial_files, trials as tune_trials, tuned
 
 GRID = config["grid"]
 DATASETS = GRID["datasets"]
@@ -30,6 +31,7 @@ def model_eval_files(dataset, model):
     return [paths.eval_file(run, *c) for run in runs for c in conditions(GRID)]
 
 
+ALL_TUNED = [paths.tune_selected(ds, m) for ds in DATASETS for m in GRID["models"] if tuned(config, m)]
 ALL_EVALS = [f for ds in DATASETS for m in GRID["models"] for f in model_eval_files(ds, m)]
 # GloVe text files by source path -> their name under encoders.glove (the packaged ones need no file)
 GLOVE_FILES = {
@@ -43,7 +45,7 @@ RESULTS = list(RESULT.values())
 
 # Rule families (settings.smk): per dataset, per dataset x model, and the aggregate (one for all).
 DATA_FAMILIES = ("raw_data", "splits", "glove", "features", "encode")
-MODEL_FAMILIES = ("train", "evaluate")
+MODEL_FAMILIES = ("tune", "train", "evaluate")
 
 
 def raw_data_stage(dataset):
@@ -56,6 +58,12 @@ def family_settings(family, dataset=None, model=None):
     stamp (settings.smk); their data inputs are covered by the upstream families' stamps."""
     if family == "aggregate":
         return {"significance": config["significance"], "evals": [str(f) for f in ALL_EVALS]}
+    if family == "tune":  # only methods tuned on dev have tune jobs and stamps (settings.smk)
+        return {
+            "hparams": model_hparams(config, model, dataset),
+            "seeds": config["tune"]["seeds"],
+            "trials": tune_trials(config, model),
+        }
     if family == "train":
         return {"hparams": model_hparams(config, model, dataset)}
     if family == "evaluate":
@@ -86,13 +94,23 @@ def frozen_mode(wildcards):
     return model_hparams(config, wildcards.model, wildcards.dataset)["mode"] == "frozen"
 
 
-def train_inputs(w):
+def chosen_settings(w):
+    """A method tuned on dev runs with the values its tune stage chose."""
+    return [paths.tune_selected(w.dataset, w.model)] if tuned(config, w.model) else []
+
+
+def tune_trial_inputs(w):
     """Frozen mode trains on the encoder caches; finetune mode on the image store and token ids."""
     if frozen_mode(w):
         data = [paths.frozen_clean(w.dataset, s) for s in ("train", "dev")]
     else:
         data = paths.feature_files(w.dataset, ("train", "dev"))
     return data + [paths.glove_files(w.dataset)["vectors"], paths.classes_file(w.dataset)]
+
+
+def train_inputs(w):
+    """What a trial reads, and the values chosen on dev."""
+    return tune_trial_inputs(w) + chosen_settings(w)
 
 
 def evaluate_inputs(w):
@@ -102,4 +120,5 @@ def evaluate_inputs(w):
         data += [paths.frozen_noisy(w.dataset, *c) for c in conditions(GRID, noisy_only=True)]
     else:
         data = paths.feature_files(w.dataset, ("train", "test")) + [paths.glove_files(w.dataset)["vectors"]]
-    return [paths.run_dir(w.dataset, w.model, seed) / "model.pt" for seed in GRID["seeds"]] + data
+    checkpoints = [paths.run_dir(w.dataset, w.model, seed) / "model.pt" for seed in GRID["seeds"]]
+    return checkpoints + data + chosen_settings(w)

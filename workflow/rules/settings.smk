@@ -59,9 +59,17 @@ SETTINGS_FAMILIES = {
         stage="encode",
         stale=lambda ds, m: [paths.features_dir(ds) / "frozen"],
     ),
+    "tune": dict(
+        rules=["tune_trial", "tune_select"],
+        upstream=["encode"],
+        stamp_dir="runs",
+        stage="tune",
+        stale=lambda ds, m: [paths.tune_dir(ds, m)],
+        applies=lambda m: tuned(config, m),  # only the methods tuned on dev have tune jobs
+    ),
     "train": dict(
         rules=["train"],
-        upstream=["encode"],
+        upstream=["encode", "tune"],
         stamp_dir="runs",
         stage="train",
         stale=lambda ds, m: [paths.model_dir(ds, m), paths.model_curves_dir(ds, m)],
@@ -79,7 +87,12 @@ SETTINGS_FAMILIES = {
 }
 # targets only, no outputs of their own; and glove_source, whose output is raw input (like the raw data,
 # possibly hand-placed): it is fetched when missing and never redone
-SETTINGS_FREE_RULES = {"all", "prepare_all", "evaluate_all", "settings", "glove_source"}
+SETTINGS_FREE_RULES = {"all", "prepare_all", "tune_all", "evaluate_all", "settings", "glove_source"}
+
+
+def _has_stamp(family, model):
+    """Whether a family has a stamp for this model (all do, but `tune`: only tuned methods)."""
+    return SETTINGS_FAMILIES[family].get("applies", lambda m: True)(model)
 
 
 def _owners(family, dataset, model):
@@ -102,6 +115,7 @@ def settings_content(family, dataset=None, model=None):
     upstream = {
         up: [settings_key(up, ds, m if up in MODEL_FAMILIES else None) for ds, m in _owners(family, dataset, model)]
         for up in spec["upstream"]
+        if _has_stamp(up, model)
     }
     return {
         "family": family,
@@ -132,7 +146,7 @@ for _ds in DATASETS:
     for _family in DATA_FAMILIES:
         SETTINGS_STAMPS[settings_stamp(_family, _ds)] = (_family, _ds, None)
     for _m in GRID["models"]:
-        for _family in MODEL_FAMILIES:
+        for _family in filter(lambda f: _has_stamp(f, _m), MODEL_FAMILIES):
             SETTINGS_STAMPS[settings_stamp(_family, _ds, _m)] = (_family, _ds, _m)
 SETTINGS_STAMPS[settings_stamp("aggregate")] = ("aggregate", None, None)
 
@@ -158,6 +172,7 @@ def _upstream_stamps(wildcards):
     return [
         settings_stamp(up, ds, m if up in MODEL_FAMILIES else None)
         for up in SETTINGS_FAMILIES[family]["upstream"]
+        if _has_stamp(up, model)
         for ds, m in _owners(family, dataset, model)
     ]
 
