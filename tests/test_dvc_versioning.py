@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from pdf_core.curves import METRICS
-from tests.conftest import VENV_BIN, snakemake_exe
+from tests.conftest import PROJECT_ROOT, VENV_BIN, snakemake_exe
 from tests.test_pipeline import _job_counts, _run, make_repo
 
 pytestmark = pytest.mark.slow
@@ -49,6 +49,25 @@ def _nothing_to_do(repo: Path, env: dict) -> None:
     assert "Nothing to be done" in dry, dry[-2000:]
     status = _run(["dvc", "status"], repo, env)
     assert "up to date" in status.lower(), status
+
+
+def test_uncached_outputs_are_kept_by_git():
+    """An output DVC does not cache (`cache: false`) travels only in git: .gitignore must not hide it."""
+    stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
+    uncached = [
+        path
+        for stage in stages.values()
+        for kind in ("outs", "metrics", "plots")
+        for out in stage.get(kind, [])
+        if isinstance(out, dict)
+        for path, spec in out.items()
+        if spec and spec.get("cache") is False
+    ]
+    assert uncached
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", *uncached], cwd=PROJECT_ROOT, capture_output=True, text=True
+    ).stdout.split()
+    assert ignored == [], f"dvc.yaml says git keeps these, but .gitignore ignores them: {ignored}"
 
 
 @pytest.fixture(scope="module")
