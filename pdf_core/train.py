@@ -129,6 +129,13 @@ class _Run:
         except ValueError as exc:
             log.warning("%s — starting from scratch", exc)
             return
+        if ckpt["state"]["best_epoch"] > 0 and not self.best_path.exists():
+            # Snakemake deletes an incomplete job's outputs before rerunning it, model.pt included: the
+            # best weights so far are gone, and a resumed run would end without them
+            log.warning(
+                "%s is missing (best epoch %d) — starting from scratch", self.best_path, ckpt["state"]["best_epoch"]
+            )
+            return
         self.model.load_state_dict(ckpt["model"])
         self.opt.load_state_dict(ckpt["optimizer"])
         self.plateau.load_state_dict(ckpt["plateau"])

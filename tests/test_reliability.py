@@ -221,6 +221,17 @@ def test_training_killed_while_writing_curves_resumes_to_identical_result(toy):
     assert not any(p.name.startswith(f".{run.name}.") for p in _curves(run).parent.iterdir())  # temp removed
 
 
+def test_training_killed_then_best_checkpoint_deleted_starts_over(toy):
+    """Snakemake deletes a failed job's outputs (model.pt too) before its rerun: resuming from last.pt would
+    end without the best weights, so the rerun starts from scratch, and still matches the clean run."""
+    clean, run = toy / "runs/clean", toy / "runs/kill_then_deleted"
+    _killed(_cli(toy, "train", run, "epoch_end:2"))
+    (run / "model.pt").unlink()
+    rerun = _ok(_cli(toy, "train", run))
+    assert "model.pt is missing (best epoch" in rerun.stderr and "resumed" not in rerun.stderr
+    _assert_same_training(clean, run)
+
+
 @pytest.mark.parametrize("failpoint", ["eval_condition:2", "before_rename:3"])
 def test_evaluation_killed_resumes_to_identical_result(toy, failpoint):
     clean, run = toy / "runs/clean", toy / f"runs/eval_{failpoint.replace(':', '_')}"
