@@ -75,3 +75,27 @@ def test_encode_throughput_tiny_writes_stage_bare_and_ratio_per_set(tmp_path, cl
     assert result["min_ratio"] == min(r["ratio"] for r in result["images"].values())
     assert result["texts"]["texts"] == 24 and set(result["whole_stage"]) == set(result["images"])
     assert "stage/bare" in proc.stdout and "min stage/bare ratio" in proc.stdout
+
+
+def test_rule_times_sums_each_rules_benchmark_files(tmp_path):
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    files = {
+        "train/synthetic/mmbt/seed1.tsv": (40.0, 30.5),
+        "train/synthetic/qmf/seed1.tsv": (3.0, 2.0),
+        "train/synthetic/qmf/seed2.tsv": (5.0, 4.5),
+        "evaluate/synthetic/qmf.tsv": (2.5, 1.0),
+        "aggregate.tsv": (1.5, 1.25),
+    }
+    for rel, (wall, cpu) in files.items():
+        path = tmp_path / "benchmarks" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + f"{wall}\t0:00:01\t1\t1\t1\t1\t0\t0\t50\t{cpu}\n")
+    out = subprocess.run(
+        [sys.executable, "bench/rule_times.py", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in out.stdout.splitlines()}
+    assert rows["train/mmbt"][:4] == ["1", "jobs", "40.0", "s"] and rows["train/mmbt"][4] == "30.5"
+    assert rows["train/other"][0] == "2" and rows["train/other"][2] == "8.0" and rows["train/other"][4] == "6.5"
+    assert rows["evaluate/other"][2] == "2.5" and rows["aggregate"][4] == "1.2"
+    assert rows["total"][0] == "5" and rows["total"][2] == "52.0" and rows["total"][4] == "39.2"
