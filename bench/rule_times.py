@@ -25,7 +25,7 @@ def rule_times(project: Path) -> dict[str, list[float]]:
     for path in sorted(root.rglob("*.tsv")):
         rule = path.relative_to(root).parts[0].removesuffix(".tsv")
         if rule in ("train", "evaluate"):
-            rule += "/mmbt" if "mmbt" in path.relative_to(root).parts else "/other"
+            rule += "/mmbt" if "mmbt" in path.relative_to(root).with_suffix("").parts else "/other"
         row = pd.read_csv(path, sep="\t").iloc[0]
         totals[rule][0] += 1
         totals[rule][1] += float(row["s"])

@@ -84,6 +84,7 @@ def test_rule_times_sums_each_rules_benchmark_files(tmp_path):
         "train/synthetic/qmf/seed1.tsv": (3.0, 2.0),
         "train/synthetic/qmf/seed2.tsv": (5.0, 4.5),
         "evaluate/synthetic/qmf.tsv": (2.5, 1.0),
+        "evaluate/synthetic/mmbt.tsv": (6.0, 5.0),
         "aggregate.tsv": (1.5, 1.25),
     }
     for rel, (wall, cpu) in files.items():
@@ -98,4 +99,5 @@ def test_rule_times_sums_each_rules_benchmark_files(tmp_path):
     assert rows["train/mmbt"][:4] == ["1", "jobs", "40.0", "s"] and rows["train/mmbt"][4] == "30.5"
     assert rows["train/other"][0] == "2" and rows["train/other"][2] == "8.0" and rows["train/other"][4] == "6.5"
     assert rows["evaluate/other"][2] == "2.5" and rows["aggregate"][4] == "1.2"
-    assert rows["total"][0] == "5" and rows["total"][2] == "52.0" and rows["total"][4] == "39.2"
+    assert rows["evaluate/mmbt"][2] == "6.0" and rows["evaluate/mmbt"][4] == "5.0"
+    assert rows["total"][0] == "6" and rows["total"][2] == "58.0" and rows["total"][4] == "44.2"
