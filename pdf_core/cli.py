@@ -179,11 +179,25 @@ def _n_classes(dataset: str) -> int:
 def cmd_train(args) -> None:
     from pdf_core import paths
     from pdf_core.settings import run_settings
-    from pdf_core.train import train_run
 
     params = _params(args)
     ds, hp = _dataset(params, args.dataset), run_settings(params, args.model, args.dataset)
-    metrics = train_run(
+    metrics = _train_on_train_and_dev(
+        args,
+        params,
+        ds,
+        hp,
+        Path(args.run_dir or paths.run_dir(args.dataset, args.model, args.seed)),
+        Path(args.curves_dir or paths.curves_dir(args.dataset, args.model, args.seed)),
+    )
+    print(metrics)
+
+
+def _train_on_train_and_dev(args, params: dict, ds: dict, hp, run_dir: Path, curves_dir: Path) -> dict:
+    """`train_run` of ``args.model`` / ``args.seed`` on the dataset's train split, selected on dev."""
+    from pdf_core.train import train_run
+
+    return train_run(
         args.model,
         hp,
         ds,
@@ -192,17 +206,15 @@ def cmd_train(args) -> None:
         args.seed,
         _train_inputs(params, ds, hp, "train"),
         _train_inputs(params, ds, hp, "dev"),
-        Path(args.run_dir or paths.run_dir(args.dataset, args.model, args.seed)),
-        Path(args.curves_dir or paths.curves_dir(args.dataset, args.model, args.seed)),
+        run_dir,
+        curves_dir,
     )
-    print(metrics)
 
 
 def cmd_tune(args) -> None:
     """One trial (train on train, score on dev) or, with --select, the choice among the trials."""
     from pdf_core import tune
     from pdf_core.settings import trial_settings
-    from pdf_core.train import train_run
 
     params = _params(args)
     ds = _dataset(params, args.dataset)
@@ -221,18 +233,7 @@ def cmd_tune(args) -> None:
     files = tune.trial_files(args.dataset, args.model, args.trial, args.seed)
     run = files["dev_metrics"].parent
     # only the train and dev splits: the selection never sees the test set
-    metrics = train_run(
-        args.model,
-        hp,
-        ds,
-        params["features"],
-        _n_classes(args.dataset),
-        args.seed,
-        _train_inputs(params, ds, hp, "train"),
-        _train_inputs(params, ds, hp, "dev"),
-        run,
-        files["curves"],
-    )
+    metrics = _train_on_train_and_dev(args, params, ds, hp, run, files["curves"])
     (run / "model.pt").unlink()  # a trial's product is its dev score; the chosen values are retrained
     print(metrics)
 
