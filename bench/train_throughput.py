@@ -126,6 +126,14 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def _end_warmup(device: torch.device, clock: PhaseClock, t_start: float) -> tuple[float, float]:
+    """Close the warm-up (its queued GPU work included): its seconds, and the start of the timed steps."""
+    _sync(device)
+    now = time.perf_counter()
+    clock.start()
+    return now - t_start, now
+
+
 def set_backend(recipe: str, device: torch.device) -> dict:
     """cudnn/TF32 flags of a recipe; the original set only deterministic/benchmark (framework defaults otherwise)."""
     fast = recipe != "original"
@@ -272,9 +280,7 @@ def time_training(recipe: Recipe, steps: int, warmup: int) -> dict:
     for k in range(warmup + steps):
         timed = k - warmup  # < 0 during warm-up
         if timed == 0:
-            _sync(device)
-            warmup_s, t0 = time.perf_counter() - t_start, time.perf_counter()
-            clock.start()
+            warmup_s, t0 = _end_warmup(device, clock, t_start)
         batch = next(batches)
         clock.mark("data")
         with autocast(device, recipe.precision):
@@ -310,9 +316,7 @@ def time_evaluation(recipe: Recipe, steps: int, warmup: int) -> dict:
     with torch.no_grad():
         for k in range(warmup + steps):
             if k == warmup:
-                _sync(device)
-                warmup_s, t0 = time.perf_counter() - t_start, time.perf_counter()
-                clock.start()
+                warmup_s, t0 = _end_warmup(device, clock, t_start)
             batch = next(batches)
             clock.mark("data")
             with autocast(device, recipe.precision):
