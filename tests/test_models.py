@@ -62,6 +62,17 @@ def test_registry_matches_the_schema():
 
 
 @pytest.mark.parametrize("name", model_names())
+def test_encoder_inside_marks_exactly_the_models_holding_a_bert_in_frozen_mode(name):
+    """The literal the workflow orders jobs by (common.smk) must match what the model really holds."""
+    from transformers import PreTrainedModel
+
+    from pdf_core.models import encoder_inside
+
+    model = build_model(name, DIMS, N_CLASSES, hp(name), n_train=10)
+    assert encoder_inside(name) == any(isinstance(m, PreTrainedModel) for m in model.modules())
+
+
+@pytest.mark.parametrize("name", model_names())
 def test_forward_shapes_and_backward(name):
     torch.manual_seed(0)
     model = build_model(name, DIMS, N_CLASSES, hp(name), n_train=10)

@@ -4,10 +4,11 @@ Each module of this package except ``base`` is one model, named after the module
 ``qmf``). It defines ``MODEL``, its :class:`~pdf_core.models.base.FusionModel` subclass, and
 ``GROUP``, its row group in the paper-style tables (``unimodal``, ``static`` or ``dynamic`` fusion),
 and, when it has hyper-parameters of its own, ``SETTINGS``: JSON-schema properties with a
-``default`` each. Both are plain literals. The schema of ``params.yaml`` (``grid.models`` and the
-keys allowed under ``models.<name>``), the Snakemake wildcard constraint and the row groups of the
-paper-style tables come from here. Names and settings are read from the source without importing the module, so building
-the workflow's DAG never imports torch.
+``default`` each; ``ENCODER_INSIDE = True`` marks a model that runs BERT itself even in frozen mode
+(its jobs are the slow ones, which the workflow starts first). All are plain literals. The schema of
+``params.yaml`` (``grid.models`` and the keys allowed under ``models.<name>``), the Snakemake wildcard
+constraint and the row groups of the paper-style tables come from here. Names and settings are read
+from the source without importing the module, so building the workflow's DAG never imports torch.
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ def model_group(name: str) -> str:
     if group not in GROUPS:
         raise ValueError(f"{model_file(name)}: GROUP must be one of {', '.join(GROUPS)}, not {group!r}")
     return group
+
+
+@functools.cache
+def encoder_inside(name: str) -> bool:
+    """The ``ENCODER_INSIDE`` literal of model ``name`` (False when absent)."""
+    return bool(_module_literal(name, "ENCODER_INSIDE", default=False))
 
 
 def model_class(name: str):

@@ -130,6 +130,7 @@ def separator_id(hp: RunSettings, bert: nn.Module, config_given: bool) -> int:
 
 
 GROUP = "static"
+ENCODER_INSIDE = True  # BERT's layers run (and train) inside the model in frozen mode too
 # this model's own keys under `models.mmbt` (read by the registry without importing torch)
 SETTINGS = {
     "freeze_txt": {"type": "integer", "minimum": 0, "default": 0},  # epochs BERT's layers stay frozen

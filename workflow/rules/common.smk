@@ -4,7 +4,7 @@ from pdf_core import paths
 from pdf_core.codedeps import model_files, stage_files
 from pdf_core.config import dataset_config
 from pdf_core.grid import conditions
-from pdf_core.models import model_names
+from pdf_core.models import encoder_inside, model_names
 from pdf_core.settings import model_hparams
 from pdf_core.tune import all_trial_metrics, trial_files as tune_trial_files, trials as tune_trials, tuned
 
@@ -92,6 +92,18 @@ def family_settings(family, dataset=None, model=None):
 
 def frozen_mode(wildcards):
     return model_hparams(config, wildcards.model, wildcards.dataset)["mode"] == "frozen"
+
+
+# Job order on a few cores: Snakemake starts the ready job of highest priority first. The frozen encoders
+# gate every training and evaluation, an evaluation gates the tables, and a model running BERT inside
+# trains for minutes where the others take seconds: started late, any of them runs alone at the end of
+# the run while the other cores idle (longest jobs first).
+ENCODE_PRIORITY, EVALUATE_PRIORITY = 3, 2
+
+
+def train_priority(w):
+    """Training and tuning trials: a model with BERT inside before the others."""
+    return 1 if encoder_inside(w.model) else 0
 
 
 def chosen_settings(w):

@@ -13,6 +13,7 @@ rule evaluate:
         "logs/evaluate/{dataset}/{model}.log",
     benchmark:
         "benchmarks/evaluate/{dataset}/{model}.tsv"
+    priority: EVALUATE_PRIORITY  # common.smk
     threads: 1
     resources:
         gpu=1,

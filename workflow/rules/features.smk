@@ -42,6 +42,7 @@ rule encode_clean:
         "logs/encode_clean/{dataset}.log",
     benchmark:
         "benchmarks/encode_clean/{dataset}.tsv"
+    priority: ENCODE_PRIORITY  # common.smk
     threads: 4  # capped by --cores locally; a fixed request under SLURM
     resources:
         gpu=1,
@@ -62,6 +63,7 @@ rule encode_noisy:
         "logs/encode_noisy/{dataset}_{noise_type}.log",
     benchmark:
         "benchmarks/encode_noisy/{dataset}_{noise_type}.tsv"
+    priority: ENCODE_PRIORITY  # common.smk
     threads: 4  # capped by --cores locally; a fixed request under SLURM
     resources:
         gpu=1,

@@ -14,6 +14,7 @@ rule train:
         "logs/train/{dataset}/{model}/seed{seed}.log",
     benchmark:
         "benchmarks/train/{dataset}/{model}/seed{seed}.tsv"
+    priority: train_priority  # common.smk
     threads: 1
     resources:
         gpu=1,

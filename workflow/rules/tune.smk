@@ -15,6 +15,7 @@ rule tune_trial:
         "logs/tune/{dataset}/{model}/trial{trial}/seed{seed}.log",
     benchmark:
         "benchmarks/tune/{dataset}/{model}/trial{trial}/seed{seed}.tsv"
+    priority: train_priority  # common.smk
     threads: 1
     resources:
         gpu=1,
