@@ -3,8 +3,9 @@
     python bench/rule_times.py [PROJECT_DIR]
 
 Sums wall seconds (`s`) and CPU seconds (`cpu_time`) over each rule's jobs under
-`PROJECT_DIR/benchmarks/` (train and evaluate split into MMBT and the rest: MMBT runs a transformer
-inside the model and dominates them on a CPU). README "Performance" quotes its output.
+`PROJECT_DIR/benchmarks/`; train and evaluate are split into each model that runs BERT inside
+(`ENCODER_INSIDE` in its module: MMBT, which dominates them on a CPU) and the rest. README
+"Performance" quotes its output.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from pdf_core.models import encoder_inside
+
 
 def rule_times(project: Path) -> dict[str, list[float]]:
     """rule -> [jobs, wall seconds, CPU seconds]."""
@@ -23,9 +26,10 @@ def rule_times(project: Path) -> dict[str, list[float]]:
         raise SystemExit(f"{root}: no benchmarks folder; run the pipeline first (make run)")
     totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     for path in sorted(root.rglob("*.tsv")):
-        rule = path.relative_to(root).parts[0].removesuffix(".tsv")
-        if rule in ("train", "evaluate"):
-            rule += "/mmbt" if "mmbt" in path.relative_to(root).with_suffix("").parts else "/other"
+        parts = path.relative_to(root).with_suffix("").parts
+        rule = parts[0]
+        if rule in ("train", "evaluate"):  # train/<dataset>/<model>/seed<k>, evaluate/<dataset>/<model>
+            rule += f"/{parts[2]}" if encoder_inside(parts[2]) else "/other"
         row = pd.read_csv(path, sep="\t").iloc[0]
         totals[rule][0] += 1
         totals[rule][1] += float(row["s"])
