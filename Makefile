@@ -24,9 +24,9 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# The console shows one line per finished job (workflow/scripts/console.py); the full log is in .snakemake/log/.
+# The console shows the job table, progress and errors (profiles/default); the full log is in .snakemake/log/.
 run: install
-	bash -o pipefail -c 'snakemake --cores all 2>&1 | $(BIN)/python workflow/scripts/console.py'
+	snakemake --cores all
 
 test: install-test
 	$(BIN)/pytest

@@ -5,9 +5,7 @@ import re
 
 from snakemake.exceptions import WorkflowError
 
-from snakemake.utils import update_config
-
-from pdf_core.config import ParamsError, typed_overrides, validate_params, write_resolved
+from pdf_core.config import ParamsError, resolve_workflow_config, write_resolved
 
 
 configfile: "params.yaml"
@@ -16,14 +14,8 @@ configfile: "params.yaml"
 report: "workflow/report/workflow.rst"
 
 
-update_config(config, typed_overrides(dict(workflow.config_settings.config)))
-CONFIG_SOURCE = " + ".join(
-    ["params.yaml"]
-    + [str(f) for f in workflow.overwrite_configfiles]
-    + ["--config"] * bool(workflow.config_settings.config)
-)
 try:
-    validate_params(config, source=CONFIG_SOURCE)
+    resolve_workflow_config(config, workflow)
 except ParamsError as exc:
     raise WorkflowError(str(exc)) from None
 # Rules pass it as `--params {PARAMS_FILE}`; a global, not a rule param, so that its name (a hash of
@@ -34,8 +26,8 @@ PARAMS_FILE = str(write_resolved(config))
 include: "workflow/rules/common.smk"
 
 
-# Timestamps mean nothing after a DVC restore: jobs rerun on missing outputs and settings stamps only
-# (workflow/rules/settings.smk, included last; the metadata triggers are off in profiles/default).
+# Timestamps mean nothing after a DVC restore: a job reruns when an output or its settings stamp is
+# missing (pdf_core/stamps.py; every rule names its `stamp` input), never on an mtime.
 inputflags:
     ancient,
 
@@ -48,10 +40,12 @@ wildcard_constraints:
     noise_type="|".join(GRID["noise_types"]),
 
 
+# The target rules ask for the stamps too: Snakemake sees a missing stamp only when a requested file is
+# missing (a missing intermediate file alone reruns nothing).
 rule all:
     input:
         RESULTS,
-        lambda w: settings_targets(*SETTINGS_FAMILIES),
+        stamps_of(*STAGES),
 
 
 # Coarse targets for `dvc repro` stages (dvc.yaml) and for running part of the grid by hand.
@@ -60,19 +54,19 @@ rule prepare_all:
         [paths.classes_file(ds) for ds in DATASETS],
         [paths.frozen_clean(ds, s) for ds in DATASETS for s in paths.SPLITS],
         [paths.frozen_noisy(ds, *c) for ds in DATASETS for c in conditions(GRID, noisy_only=True)],
-        lambda w: settings_targets(*DATA_FAMILIES),
+        stamps_of(*DATA_STAGES),
 
 
 rule tune_all:
     input:
         ALL_TUNED,
-        lambda w: settings_targets(*DATA_FAMILIES, "tune"),
+        stamps_of(*DATA_STAGES, "tune"),
 
 
 rule evaluate_all:
     input:
         ALL_EVALS,
-        lambda w: settings_targets(*DATA_FAMILIES, *MODEL_FAMILIES),
+        stamps_of(*DATA_STAGES, "tune", "train", "evaluate"),
 
 
 include: "workflow/rules/data.smk"
@@ -81,4 +75,4 @@ include: "workflow/rules/tune.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"
-include: "workflow/rules/settings.smk"
+include: "workflow/rules/stamps.smk"

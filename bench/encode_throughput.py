@@ -71,7 +71,7 @@ def build_dataset(work: Path, params: dict, n_images: int, size: int) -> dict:
         ds["glove_spec"]["source"],
         ds["glove_spec"].get("lowercase", True),
         glove,
-        mask_token=ds["glove_spec"]["bag_of_words"] == "original",  # as the glove stage (cli.cmd_glove)
+        mask_token=ds["glove_spec"]["bag_of_words"] == "original",  # as the glove stage (pdf_core/stages/glove.py)
     )
     build_features(splits, raw, feats, ds["text_encoder_spec"], size, params["features"]["image_policy"])
     return {"ds": ds, "glove": glove, "features": feats}

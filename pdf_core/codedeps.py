@@ -1,13 +1,11 @@
 """The package files each stage runs, derived from its imports.
 
-Snakemake tracks the code of a rule but not the modules that code imports, so each rule lists
-the package files it depends on as inputs. Listing them by hand drifts (it did); here they are
-computed: the ``cmd_<stage>`` function of :mod:`pdf_core.cli` is the entry point, and every
-``pdf_core`` module it imports is followed transitively, imports inside functions included, as is
-any string constant that names a package module (registries that import by name). The model
-modules, which the registry imports by name at run time, are added per job by the train and
-evaluate rules, so editing ``qmf.py`` reruns only qmf's jobs. dvc.yaml's ``deps`` are tested against
-the same closure (tests/test_codedeps.py).
+Snakemake tracks the code of a rule but not the modules that code imports, so the settings stamps
+(:mod:`pdf_core.stamps`) hash the package files a stage runs: the stage's module
+(:mod:`pdf_core.stages.<stage>`) and every ``pdf_core`` module it imports, transitively, imports inside
+functions included, as is any string constant that names a package module (registries that import by
+name). The model modules, which the model registry imports by name at run time, count per model for the
+stages that run one, so editing ``qmf.py`` reruns only qmf's jobs.
 """
 
 from __future__ import annotations
@@ -87,25 +85,12 @@ def closure(modules: set[str], opaque: frozenset[str] = frozenset()) -> set[Path
     return {module_file(m) for m in reached}
 
 
-def _entry_imports(tree: ast.Module, function: str) -> set[str]:
-    """Modules imported by ``function`` of a module and by the module's functions it calls, transitively."""
-    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-    if function not in functions:
-        raise ValueError(f"{PACKAGE}.cli has no function {function!r}")
-    nodes = {name: list(ast.walk(node)) for name, node in functions.items()}
-    called = _reachable([function], lambda f: [n.id for n in nodes[f] if isinstance(n, ast.Name) and n.id in functions])
-    return set().union(*(_imported_modules(nodes[f]) for f in called))
-
-
 @functools.cache
 def stage_files(stage: str) -> tuple[Path, ...]:
-    """Every package file ``python -m pdf_core <stage>`` runs (the model modules aside), sorted."""
-    cli = module_file(f"{PACKAGE}.cli")
-    tree = ast.parse(cli.read_text(encoding="utf-8"))
-    top_level = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    # cli.py imports each stage's code inside its cmd_<stage> function (and the helpers it calls):
-    # only that stage's imports count, plus cli's module-level ones
-    entry = _imported_modules(top_level) | {f"{PACKAGE}.__main__"} | _entry_imports(tree, f"cmd_{stage}")
+    """Every package file ``python -m pdf_core <stage>`` runs (the model modules aside), sorted: the import
+    closure of :mod:`pdf_core.stages.<stage>`, and the entry point that dispatches to it."""
+    # cli.py imports every stage to list them: its own file counts, its imports do not
+    entry = {f"{PACKAGE}.stages.{stage}", f"{PACKAGE}.__main__"}
     return tuple(sorted(closure(entry, opaque=frozenset({f"{PACKAGE}.cli"}))))
 
 

@@ -217,6 +217,17 @@ def typed_overrides(overrides: Any) -> Any:
     return overrides
 
 
+def resolve_workflow_config(config: dict, workflow) -> dict:
+    """The Snakefile's ``config`` made the run's configuration, in place: ``--config`` values typed
+    (:func:`typed_overrides`), then validated, errors naming the files it came from."""
+    from snakemake.utils import update_config
+
+    overrides = dict(workflow.config_settings.config)
+    update_config(config, typed_overrides(overrides))
+    sources = ["params.yaml", *map(str, workflow.overwrite_configfiles)] + ["--config"] * bool(overrides)
+    return validate_params(config, source=" + ".join(sources))
+
+
 RESOLVED_DIR = Path(".pdf_core") / "params"
 
 

@@ -87,3 +87,13 @@ def show_config(params: dict, dataset: str | None, model: str | None, md: bool) 
     if md:
         return markdown(params, datasets, models)
     return json.dumps(resolved_runs(params, datasets, models), indent=2)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--dataset", help="only this dataset (default: grid.datasets)")
+    parser.add_argument("--model", help="only this model (default: grid.models)")
+    parser.add_argument("--md", action="store_true", help="markdown: a table per dataset, a column per model")
+
+
+def run(params: dict, args) -> None:
+    print(show_config(params, args.dataset, args.model, args.md))

@@ -1,19 +1,15 @@
-"""Code inputs derived from imports (pdf_core.codedeps), and dvc.yaml's code deps tied to them."""
+"""Code a stage runs, derived from imports (pdf_core.codedeps), and every rule naming its settings stamp."""
 
+import re
 from pathlib import Path
 
-import yaml
-
 from pdf_core.codedeps import PACKAGE_DIR, model_files, stage_files
-from pdf_core.models import model_names
+from pdf_core.stages import STAGES
 
 ROOT = PACKAGE_DIR.parent
-# dvc.yaml stage -> the `python -m pdf_core` stages its Snakemake target runs
-DVC_STAGES = {
-    "prepare": ["generate", "download", "splits", "glove", "features", "encode"],
-    "train_evaluate": ["tune", "train", "evaluate"],
-    "aggregate": ["aggregate"],
-}
+# rules without a stamp: the targets, the stamp rule itself, and glove_source, whose output is raw input
+# (like the raw data, possibly hand-placed): fetched when missing, never redone
+UNSTAMPED_RULES = {"all", "prepare_all", "tune_all", "evaluate_all", "stamp", "glove_source"}
 
 
 def _names(files) -> set[str]:
@@ -31,6 +27,13 @@ def test_stage_files_follow_the_real_imports():
     # the aggregate never loads torch code; no stage loads another stage's entry code
     assert "pdf_core/train.py" not in aggregate and "pdf_core/aggregate.py" not in train
     assert not any(n.startswith("pdf_core/models/") and n.endswith(("qmf.py", "pdf.py")) for n in train)
+    # the dispatcher counts (it runs every stage) but not what it imports to list the stages
+    for stage in STAGES:
+        files = _names(stage_files(stage))
+        assert {"pdf_core/cli.py", "pdf_core/__main__.py", f"pdf_core/stages/{stage}.py"} <= files, stage
+        other_stages = {f"pdf_core/stages/{s}.py" for s in STAGES if s != stage} & files
+        # a tune trial is a training run: the one stage that runs another's code
+        assert other_stages == ({"pdf_core/stages/train.py"} if stage == "tune" else set()), (stage, other_stages)
 
 
 def test_model_files_are_the_model_and_what_it_imports():
@@ -43,13 +46,18 @@ def test_model_files_are_the_model_and_what_it_imports():
     assert "pdf_core/features/encoders.py" in _names(model_files("mmbt"))  # MMBT loads BERT itself
 
 
-def test_dvc_yaml_code_deps_equal_the_derived_closure():
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    for dvc_stage, cli_stages in DVC_STAGES.items():
-        expected = {f for s in cli_stages for f in stage_files(s)}
-        if dvc_stage == "train_evaluate":
-            expected |= {f for m in model_names() for f in model_files(m)}
-        deps = [d for d in stages[dvc_stage]["deps"] if d.startswith("pdf_core")]
-        assert _names(expected) == set(deps), (
-            f"dvc.yaml stage {dvc_stage!r}: set its pdf_core deps to {sorted(_names(expected))}"
-        )
+def _rules(smk_text: str) -> dict[str, str]:
+    """rule name -> its body, from a rule file's text."""
+    parts = re.split(r"^rule (\w+):\n", smk_text, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def test_every_rule_names_its_settings_stamp():
+    """A rule shows all its inputs itself: each job's stamp is an input it declares, not one added behind it."""
+    rules = {}
+    for smk in [ROOT / "Snakefile", *sorted((ROOT / "workflow/rules").glob("*.smk"))]:
+        rules.update(_rules(smk.read_text()))
+    assert {"train", "evaluate", "aggregate", "features", "encode_noisy", "tune_select"} <= set(rules)
+    for name, body in rules.items():
+        stamped = re.search(r"^\s+stamp=\w", body, flags=re.M) or "**ENCODE_INPUTS" in body
+        assert bool(stamped) == (name not in UNSTAMPED_RULES), name

@@ -1,7 +1,7 @@
 """DVC versions the outputs (tiny config of test_pipeline): share through a remote, travel back in time,
 queued experiments that reuse unchanged stages, every run's training curves in `dvc plots`. After every
 restore Snakemake must have nothing to do: restored files have new mtimes and no .snakemake/ metadata (or
-another commit's), which is what workflow/rules/settings.smk and profiles/default are for.
+another commit's), which is what pdf_core/stamps.py and profiles/default are for.
 
 One pipeline run (module fixture, `dvc repro`) feeds every test; each test works on its own copy.
 """
@@ -116,7 +116,7 @@ def test_time_travel_across_a_params_change(built, tmp_path):
     params["models"]["qmf"]["lr"] = 0.03
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     dry = _run([snakemake_exe(), "--cores", "2", "-n"], repo, env)
-    assert _job_counts(dry) == {"settings": 3, "train": 2, "evaluate": 1, "aggregate": 1, "all": 1}, dry[-2000:]
+    assert _job_counts(dry) == {"stamp": 3, "train": 2, "evaluate": 1, "aggregate": 1, "all": 1}, dry[-2000:]
     _run(["dvc", "repro"], repo, env)
     _commit(repo, env, "qmf lr 0.03")
     second = _digests(repo)
@@ -171,9 +171,9 @@ def test_queued_experiments_reuse_unchanged_stages(built, tmp_path):
     for name in weights:
         log = _run(["dvc", "queue", "logs", name], repo, env)
         assert "Stage 'prepare' didn't change, skipping" in log, log[-3000:]
-        # settings: qmf's train and evaluate stamps, then the aggregate's
+        # stamp: qmf's train and evaluate stamps, then the aggregate's
         assert _all_job_counts(log) == {
-            "settings": 3,
+            "stamp": 3,
             "train": 2,
             "evaluate": 1,
             "evaluate_all": 1,

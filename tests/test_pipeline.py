@@ -69,15 +69,15 @@ def _job_counts(dry_run_output: str) -> dict[str, int]:
 
 
 # A module edit -> the jobs whose stage imports it (pdf_core.codedeps), downstream jobs included, each
-# behind its settings stamp (workflow/rules/settings.smk): 2 models x 2 seeds, one noise type.
+# behind its settings stamp (pdf_core/stamps.py): 2 models x 2 seeds, one noise type.
 TRAINED = {"train": 4, "evaluate": 2, "aggregate": 1, "all": 1}  # every run retrained; one evaluate job per model
 ENCODED = {"encode_clean": 1, "encode_noisy": 1, **TRAINED}
 CODE_EDITS = {
-    "pdf_core/seeding.py": {"settings": 5, **TRAINED},
-    "pdf_core/noise.py": {"settings": 6, **ENCODED},
-    "pdf_core/features/encoders.py": {"settings": 7, "features": 1, **ENCODED},
-    "pdf_core/models/qmf.py": {"settings": 3, "train": 2, "evaluate": 1, "aggregate": 1, "all": 1},
-    "pdf_core/aggregate.py": {"settings": 1, "aggregate": 1, "all": 1},
+    "pdf_core/seeding.py": {"stamp": 5, **TRAINED},
+    "pdf_core/noise.py": {"stamp": 6, **ENCODED},
+    "pdf_core/features/encoders.py": {"stamp": 7, "features": 1, **ENCODED},
+    "pdf_core/models/qmf.py": {"stamp": 3, "train": 2, "evaluate": 1, "aggregate": 1, "all": 1},
+    "pdf_core/aggregate.py": {"stamp": 1, "aggregate": 1, "all": 1},
 }
 
 
@@ -155,8 +155,8 @@ def test_pipeline_snakemake_and_dvc(repo, cli_env):
     params["models"]["qmf"]["lr"] = 0.03
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     dry = _run(smk + ["-n"], repo, cli_env)
-    # settings: the qmf train/evaluate stamps and the aggregate's (workflow/rules/settings.smk)
-    assert _job_counts(dry) == {"settings": 3, "train": 2, "evaluate": 1, "aggregate": 1, "all": 1}, dry[-2000:]
+    # stamp: the qmf train/evaluate stamps and the aggregate's (pdf_core/stamps.py)
+    assert _job_counts(dry) == {"stamp": 3, "train": 2, "evaluate": 1, "aggregate": 1, "all": 1}, dry[-2000:]
     assert "latefusion/seed1/model.pt" not in dry
 
     _run(["dvc", "repro"], repo, cli_env)

@@ -51,18 +51,36 @@ def _env(failpoint: str | None = None) -> dict:
     return env
 
 
+# where the CLI puts the toy run, as the pipeline does (pdf_core.paths), relative to its working directory
+RUN = Path("runs/toy/qmf/seed3")
+CURVES = Path("dvclive/toy/qmf/seed3")
+
+
 def _curves(run_dir: Path) -> Path:
-    """The curves directory the tests give a run dir ``<root>/runs/<name>``: ``<root>/dvclive/<name>``."""
-    return run_dir.parent.parent / "dvclive" / run_dir.name
+    """The training curves of a run ``<workspace>/runs/toy/qmf/seed3``: ``<workspace>/dvclive/toy/qmf/seed3``."""
+    return run_dir.parents[3] / CURVES
 
 
-def _cli(root: Path, stage: str, run_dir: Path, failpoint: str | None = None, params: str = "params.yaml"):
+def _curve_temps(run_dir: Path) -> list[Path]:
+    """Temp folders of the curves being written (atomic_path: ``.<name>.<random>``)."""
+    parent = _curves(run_dir).parent
+    return [p for p in parent.iterdir() if p.name.startswith(f".{run_dir.name}.")] if parent.exists() else []
+
+
+def _workspace(toy: Path, name: str) -> Path:
+    """A working directory of its own for one faulted run, sharing the toy's data: its run lands at ``RUN``."""
+    ws = toy / "workspaces" / name
+    ws.mkdir(parents=True)
+    (ws / "data").symlink_to(toy / "data", target_is_directory=True)
+    shutil.copy(toy / "params.yaml", ws / "params.yaml")
+    return ws
+
+
+def _cli(root: Path, stage: str, failpoint: str | None = None):
     cmd = [
         sys.executable,
         "-m",
         "pdf_core",
-        "--params",
-        params,
         stage,
         "--dataset",
         "toy",
@@ -70,11 +88,7 @@ def _cli(root: Path, stage: str, run_dir: Path, failpoint: str | None = None, pa
         "qmf",
         "--seed",
         "3",
-        "--run-dir",
-        str(run_dir),
     ]
-    if stage == "train":
-        cmd += ["--curves-dir", str(_curves(run_dir))]
     return subprocess.run(cmd, cwd=root, env=_env(failpoint), capture_output=True, text=True, timeout=600)
 
 
@@ -135,12 +149,12 @@ def _make_toy(root: Path, epochs: int = EPOCHS) -> None:
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
-    """Caches plus one uninterrupted train + evaluate run (``runs/clean``), the reference for every fault."""
+    """Caches plus one uninterrupted train + evaluate run (at ``RUN``), the reference for every fault."""
     root = tmp_path_factory.mktemp("reliability")
     _make_toy(root)
-    clean = root / "runs/clean"
-    _ok(_cli(root, "train", clean))
-    _ok(_cli(root, "evaluate", clean))
+    clean = root / RUN
+    _ok(_cli(root, "train"))
+    _ok(_cli(root, "evaluate"))
     assert sorted(p.name for p in (clean / "eval").iterdir()) == EVAL_NAMES
     return root
 
@@ -181,26 +195,27 @@ def _checkpoint_write_index(clean: Path, epoch: int) -> int:
 
 @pytest.mark.parametrize("where", ["micro_batch", "before_rename", "epoch_end"])
 def test_training_killed_resumes_to_identical_result(toy, where):
-    clean, run = toy / "runs/clean", toy / f"runs/kill_{where}"
+    clean, ws = toy / RUN, _workspace(toy, f"kill_{where}")
+    run = ws / RUN
     failpoint = {
         "micro_batch": f"micro_batch:{2 * N_TRAIN // MICRO + 6}",  # epoch 3, 6th micro-batch
         "before_rename": f"before_rename:{_checkpoint_write_index(clean, 3)}",  # writing epoch 3's last.pt
         "epoch_end": "epoch_end:2",
     }[where]
-    _killed(_cli(toy, "train", run, failpoint))
+    _killed(_cli(ws, "train", failpoint))
 
     # Nothing that looks complete: no metrics, no curves; the old last.pt (epoch 2) intact.
     outputs = {"model.pt", "last.pt", "dev_metrics.json"}
     extras = _extras(run, outputs)
     assert not (run / "dev_metrics.json").exists() and not _curves(run).exists()
-    assert not any(p.name.startswith(f".{run.name}.") for p in _curves(run).parent.iterdir())  # not begun
+    assert not _curve_temps(run)  # not begun
     assert torch.load(run / "last.pt", weights_only=True)["state"]["epoch"] == 2
     if where == "before_rename":  # killed between fsync and rename: the new checkpoint is only a temp file
         assert [TEMP_RE.match(n).group("target") for n in extras] == ["last.pt"]
     else:
         assert extras == []
 
-    resumed = _ok(_cli(toy, "train", run))
+    resumed = _ok(_cli(ws, "train"))
     assert "resumed" in resumed.stderr and "from epoch 2" in resumed.stderr
     _assert_same_training(clean, run)
     _extras(run, outputs)  # a temp left by the kill is still only a temp, never taken for an output
@@ -208,36 +223,39 @@ def test_training_killed_resumes_to_identical_result(toy, where):
 
 def test_training_killed_while_writing_curves_resumes_to_identical_result(toy):
     """Killed between the curves' last file and their rename: the rerun resumes after the last epoch."""
-    clean, run = toy / "runs/clean", toy / "runs/kill_curves"
-    _killed(_cli(toy, "train", run, f"before_rename:{_checkpoint_write_index(clean, EPOCHS) + 1}"))
+    clean, ws = toy / RUN, _workspace(toy, "kill_curves")
+    run = ws / RUN
+    _killed(_cli(ws, "train", f"before_rename:{_checkpoint_write_index(clean, EPOCHS) + 1}"))
     assert not _curves(run).exists() and not (run / "dev_metrics.json").exists()
-    temps = [p.name for p in _curves(run).parent.iterdir() if p.name.startswith(f".{run.name}.")]
-    assert len(temps) == 1 and (_curves(run).parent / temps[0]).is_dir()
+    temps = _curve_temps(run)
+    assert len(temps) == 1 and temps[0].is_dir()
     assert torch.load(run / "last.pt", weights_only=True)["state"]["epoch"] == EPOCHS
 
-    resumed = _ok(_cli(toy, "train", run))
+    resumed = _ok(_cli(ws, "train"))
     assert f"from epoch {EPOCHS}" in resumed.stderr
     _assert_same_training(clean, run)
-    assert not any(p.name.startswith(f".{run.name}.") for p in _curves(run).parent.iterdir())  # temp removed
+    assert not _curve_temps(run)  # temp removed
 
 
 def test_training_killed_then_best_checkpoint_deleted_starts_over(toy):
     """Snakemake deletes a failed job's outputs (model.pt too) before its rerun: resuming from last.pt would
     end without the best weights, so the rerun starts from scratch, and still matches the clean run."""
-    clean, run = toy / "runs/clean", toy / "runs/kill_then_deleted"
-    _killed(_cli(toy, "train", run, "epoch_end:2"))
+    clean, ws = toy / RUN, _workspace(toy, "kill_then_deleted")
+    run = ws / RUN
+    _killed(_cli(ws, "train", "epoch_end:2"))
     (run / "model.pt").unlink()
-    rerun = _ok(_cli(toy, "train", run))
+    rerun = _ok(_cli(ws, "train"))
     assert "model.pt is missing (best epoch" in rerun.stderr and "resumed" not in rerun.stderr
     _assert_same_training(clean, run)
 
 
 @pytest.mark.parametrize("failpoint", ["eval_condition:2", "before_rename:3"])
 def test_evaluation_killed_resumes_to_identical_result(toy, failpoint):
-    clean, run = toy / "runs/clean", toy / f"runs/eval_{failpoint.replace(':', '_')}"
+    clean, ws = toy / RUN, _workspace(toy, f"eval_{failpoint.replace(':', '_')}")
+    run = ws / RUN
     run.mkdir(parents=True)
     shutil.copy(clean / "model.pt", run / "model.pt")
-    _killed(_cli(toy, "evaluate", run, failpoint))
+    _killed(_cli(ws, "evaluate", failpoint))
 
     eval_dir = run / "eval"
     done = sorted(p.name for p in eval_dir.glob("*.json"))
@@ -251,7 +269,7 @@ def test_evaluation_killed_resumes_to_identical_result(toy, failpoint):
     else:
         assert extras == []
 
-    _ok(_cli(toy, "evaluate", run))
+    _ok(_cli(ws, "evaluate"))
     assert sorted(p.name for p in eval_dir.glob("*.json")) == EVAL_NAMES
     for name in EVAL_NAMES:
         assert (eval_dir / name).read_text() == (clean / "eval" / name).read_text(), name
@@ -264,51 +282,43 @@ def test_one_process_for_several_seeds_writes_what_one_process_per_seed_writes(t
     from pdf_core.settings import run_settings
     from pdf_core.train import predict
 
-    both = toy / "runs/two_seeds"
-    for seed in ("3", "5"):
-        shutil.copytree(toy / "runs/clean", both / f"seed{seed}")
-        shutil.rmtree(both / f"seed{seed}/eval")
+    together, alone = _workspace(toy, "two_seeds_together"), _workspace(toy, "two_seeds_alone")
+    for ws in (together, alone):
+        for seed in ("3", "5"):
+            shutil.copytree(toy / RUN, ws / RUN.parent / f"seed{seed}", ignore=shutil.ignore_patterns("eval"))
     # seed 5's run gets weights of its own (the clean run's, perturbed), so a mix-up of runs would show
-    env = _env(None)
-    cmd = [sys.executable, "-m", "pdf_core", "evaluate", "--dataset", "toy", "--model", "qmf", "--seed", "3", "5"]
-    assert (
-        "--run-dir names one run"
-        in subprocess.run(cmd + ["--run-dir", str(both)], cwd=toy, env=env, capture_output=True, text=True).stderr
-    )
     torch.manual_seed(0)
-    state = torch.load(both / "seed5/model.pt", weights_only=True)
+    state = torch.load(together / RUN.parent / "seed5/model.pt", weights_only=True)
     state["model"] = {
         k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() else v for k, v in state["model"].items()
     }
-    torch.save(state, both / "seed5/model.pt")
-    for seed in ("3", "5"):  # runs/toy/qmf/seed<k> is where `evaluate --seed k` looks without --run-dir
-        target = toy / "runs/toy/qmf" / f"seed{seed}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(both / f"seed{seed}", target)
-    _ok(subprocess.run(cmd, cwd=toy, env=env, capture_output=True, text=True, timeout=600))
-    for seed in ("3", "5"):
-        _ok(_cli(toy, "evaluate", both / f"seed{seed}"))  # one process for this run alone
+    for ws in (together, alone):
+        torch.save(state, ws / RUN.parent / "seed5/model.pt")
+    cmd = [sys.executable, "-m", "pdf_core", "evaluate", "--dataset", "toy", "--model", "qmf", "--seed"]
+    _ok(subprocess.run(cmd + ["3", "5"], cwd=together, env=_env(None), capture_output=True, text=True, timeout=600))
+    for seed in ("3", "5"):  # one process for this run alone
+        _ok(subprocess.run(cmd + [seed], cwd=alone, env=_env(None), capture_output=True, text=True, timeout=600))
         for name in EVAL_NAMES:
-            together = (toy / "runs/toy/qmf" / f"seed{seed}/eval" / name).read_text()
-            assert together == (both / f"seed{seed}/eval" / name).read_text(), (seed, name)
+            run = RUN.parent / f"seed{seed}/eval" / name
+            assert (together / run).read_text() == (alone / run).read_text(), (seed, name)
 
     # the two clean conditions (eval seeds 1, 2) are the clean test set's own accuracy
     params = load_params(toy / "params.yaml")
     hp, ds = run_settings(params, "qmf", "toy"), dataset_config(params, "toy")
     train_inputs = frozen_inputs(toy / "data/features/toy/frozen/train.npz")
-    ckpt = torch.load(both / "seed5/model.pt", weights_only=True)
+    ckpt = torch.load(together / RUN.parent / "seed5/model.pt", weights_only=True)
     model = build_run_model("qmf", hp, ds, params["features"], ckpt["n_classes"], train_inputs)
     model.load_state_dict(ckpt["model"])
     test = frozen_inputs(toy / "data/features/toy/frozen/test.npz")
     expected = float((predict(model, test, torch.device("cpu"))["logits"].argmax(1) == test.labels).mean())
     for name in EVAL_NAMES[:2]:
-        assert json.loads((both / "seed5/eval" / name).read_text())["accuracy"] == expected
+        assert json.loads((together / RUN.parent / "seed5/eval" / name).read_text())["accuracy"] == expected
 
 
 def test_non_finite_loss_stops_with_step_rows_and_last_checkpoint(tmp_path):
     _make_toy(tmp_path)
-    run = tmp_path / "runs/nan"
-    _killed(_cli(tmp_path, "train", run, "epoch_end:1"))  # a good last.pt after epoch 1
+    run = tmp_path / RUN
+    _killed(_cli(tmp_path, "train", "epoch_end:1"))  # a good last.pt after epoch 1
     cache = tmp_path / "data/features/toy/frozen/train.npz"
     with np.load(cache) as npz:
         arrays = {k: npz[k] for k in npz.files}
@@ -316,7 +326,7 @@ def test_non_finite_loss_stops_with_step_rows_and_last_checkpoint(tmp_path):
     arrays["txt"][bad_row] = np.nan
     np.savez(cache, **arrays)
 
-    proc = _cli(tmp_path, "train", run)
+    proc = _cli(tmp_path, "train")
     assert proc.returncode == 2, proc.stderr[-3000:]
     err = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert len(err) == 1, proc.stderr[-3000:]
@@ -324,7 +334,7 @@ def test_non_finite_loss_stops_with_step_rows_and_last_checkpoint(tmp_path):
     assert "non-finite loss" in msg and "epoch 2" in msg and "optimizer step" in msg and "micro-batch" in msg
     rows = json.loads(re.search(r"training-set rows (\[[\d, ]*\])", msg).group(1))
     assert bad_row in rows
-    assert f"last good checkpoint: {run / 'last.pt'}" in msg and "Lower train.lr or check the inputs" in msg
+    assert f"last good checkpoint: {RUN / 'last.pt'}" in msg and "Lower train.lr or check the inputs" in msg
     assert not (run / "dev_metrics.json").exists()
     assert torch.load(run / "last.pt", weights_only=True)["state"]["epoch"] == 1  # still there to resume from
 
@@ -340,7 +350,7 @@ def test_checkpoint_with_other_hyperparameters_is_refused(toy, tmp_path):
     hp, ds = run_settings(params, "qmf", "toy"), dataset_config(params, "toy")
     ckpt = tmp_path / "run" / "model.pt"
     ckpt.parent.mkdir()
-    shutil.copy(toy / "runs/clean/model.pt", ckpt)
+    shutil.copy(toy / RUN / "model.pt", ckpt)
     train_inputs = frozen_inputs(toy / "data/features/toy/frozen/train.npz")
     with pytest.raises(ValueError) as err:
         evaluate_runs([ckpt], hp, ds, params["features"], train_inputs, [])

@@ -219,8 +219,8 @@ def test_pipeline_on_slurm(cluster, tmp_path, cli_env):
         text=True,
         timeout=300,
     )
-    # `all` and the settings stamps (workflow/rules/settings.smk) are local rules: never submitted
-    expected = {rule: n for rule, n in _job_counts(dry.stdout + dry.stderr).items() if rule not in ("all", "settings")}
+    # `all` and the settings stamps (pdf_core/stamps.py) are local rules: never submitted
+    expected = {rule: n for rule, n in _job_counts(dry.stdout + dry.stderr).items() if rule not in ("all", "stamp")}
     assert expected and GPU_RULES <= set(expected), dry.stdout[-2000:]
 
     # The local reference run goes alongside (the pipeline is deterministic on CPU).

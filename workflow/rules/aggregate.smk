@@ -5,6 +5,7 @@ rule aggregate:
     """mean ± std over train seeds per dataset x model x noise type x level; paired tests over seeds."""
     input:
         evals=ALL_EVALS,
+        stamp=stamp("aggregate"),
     output:
         csv=report(RESULT["csv"], category="Tables", labels={"table": "summary (csv)"}),
         md=RESULT["md"],
@@ -25,9 +26,7 @@ rule aggregate:
         "logs/aggregate.log",
     benchmark:
         "benchmarks/aggregate.tsv"
-    params:
-        out_dir=paths.RESULTS_DIR,
-        settings=family_settings("aggregate"),
+    message:
+        "tables and figures in results/"
     shell:
-        "python -m pdf_core --params {PARAMS_FILE:q} aggregate --out-dir {params.out_dir:q} {input.evals:q}"
-        " > {log:q} 2>&1"
+        "python -m pdf_core --params {PARAMS_FILE:q} aggregate > {log:q} 2>&1"

@@ -1,38 +1,41 @@
-# Shared definitions for the workflow files: the grid, and input functions built on pdf_core.paths.
-# (Snakemake's linter wants functions kept apart from the rule definitions.)
+# Shared definitions for the workflow files: the grid, the settings stamps, and input functions built on
+# pdf_core.paths. (Snakemake's linter wants functions kept apart from the rule definitions.)
 from pdf_core import paths
-from pdf_core.codedeps import model_files, stage_files
 from pdf_core.config import dataset_config
-from pdf_core.grid import conditions
+from pdf_core.grid import all_eval_files, conditions, model_eval_files
 from pdf_core.models import encoder_inside, model_names
 from pdf_core.settings import model_hparams
-from pdf_core.tune import all_trial_metrics, trial_files as tune_trial_files, trials as tune_trials, tuned
+from pdf_core.stages import STAGES, raw_data_stage, stage_module
+from pdf_core.stamps import Stamps
+from pdf_core.tune import all_trial_metrics, trial_files as tune_trial_files, tuned
 
 GRID = config["grid"]
 DATASETS = GRID["datasets"]
 MODELS = model_names()
-
-
-def code(stage, model=None):
-    """Package files `python -m pdf_core <stage>` runs (and the model's module), derived from imports
-    (pdf_core.codedeps): their content is part of the family's settings key (settings.smk), so that
-    editing one reruns exactly the jobs that run it."""
-    files = stage_files(stage) + (model_files(model) if model else ())
-    return sorted({str(f) for f in files})
+STAMPS = Stamps(config)
+DATA_STAGES = [s for s in STAGES if stage_module(s).SCOPE == "dataset"]
 
 
 def ds_cfg(wildcards):
     return dataset_config(config, wildcards.dataset)
 
 
-def model_eval_files(dataset, model):
-    """The evaluation JSONs of every seed of one dataset x model (one `evaluate` job)."""
-    runs = [paths.run_dir(dataset, model, seed) for seed in GRID["seeds"]]
-    return [paths.eval_file(run, *c) for run in runs for c in conditions(GRID)]
+def stamp(stage):
+    """A rule's `stamp` input: its stage's settings stamp for the job's dataset (and model); see pdf_core/stamps.py."""
+    return lambda w: STAMPS.path(stage, w.get("dataset"), w.get("model"))
+
+
+def raw_data_stamp(w):
+    return STAMPS.path(raw_data_stage(config, w.dataset), w.dataset)
+
+
+def stamps_of(*stages):
+    """Every stamp of these stages, for the target rules."""
+    return [path for path, (stage, _, _) in STAMPS.every().items() if stage in stages]
 
 
 ALL_TUNED = [paths.tune_selected(ds, m) for ds in DATASETS for m in GRID["models"] if tuned(config, m)]
-ALL_EVALS = [f for ds in DATASETS for m in GRID["models"] for f in model_eval_files(ds, m)]
+ALL_EVALS = all_eval_files(GRID)
 # GloVe text files by source path -> their name under encoders.glove (the packaged ones need no file)
 GLOVE_FILES = {
     spec["source"]: name
@@ -41,53 +44,6 @@ GLOVE_FILES = {
 }
 RESULT = paths.result_files()
 RESULTS = list(RESULT.values())
-
-
-# Rule families (settings.smk): per dataset, per dataset x model, and the aggregate (one for all).
-DATA_FAMILIES = ("raw_data", "splits", "glove", "features", "encode")
-MODEL_FAMILIES = ("tune", "train", "evaluate")
-
-
-def raw_data_stage(dataset):
-    """The CLI stage that puts a dataset's raw data in place."""
-    return "generate" if config["datasets"][dataset]["kind"] == "synthetic" else "download"
-
-
-def family_settings(family, dataset=None, model=None):
-    """The configuration the jobs of one rule family read: their `params:`, and part of their settings
-    stamp (settings.smk); their data inputs are covered by the upstream families' stamps."""
-    if family == "aggregate":
-        return {"significance": config["significance"], "evals": [str(f) for f in ALL_EVALS]}
-    if family == "tune":  # only methods tuned on dev have tune jobs and stamps (settings.smk)
-        return {
-            "hparams": model_hparams(config, model, dataset),
-            "seeds": config["tune"]["seeds"],
-            "trials": tune_trials(config, model),
-        }
-    if family == "train":
-        return {"hparams": model_hparams(config, model, dataset)}
-    if family == "evaluate":
-        return {"hparams": model_hparams(config, model, dataset), "noise": config["noise"]}
-    ds = dataset_config(config, dataset)
-    if family == "raw_data":
-        return {k: ds.get(k) for k in ("kind", "raw_dir", "generate", "download")}
-    if family == "splits":
-        return {k: ds[k] for k in ("kind", "raw_dir", "split")}
-    if family == "glove":
-        return ds["glove_spec"]
-    if family == "features":
-        return {
-            "text_encoder": ds["text_encoder_spec"],
-            "image_size": config["features"]["image_size"],
-            "image_policy": config["features"]["image_policy"],
-        }
-    if family == "encode":
-        return {
-            "encoders": [ds[k] for k in ("text_encoder_spec", "image_encoder_spec", "glove_spec")],
-            "features": config["features"],
-            "noise": config["noise"],
-        }
-    raise ValueError(f"no settings family {family!r}")
 
 
 def frozen_mode(wildcards):

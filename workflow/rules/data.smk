@@ -3,6 +3,8 @@
 
 rule raw_data:
     """Generate the synthetic dataset, or download / pick up a real one; the marker names its root."""
+    input:
+        stamp=raw_data_stamp,
     output:
         marker=paths.raw_marker("{dataset}"),
     log:
@@ -10,25 +12,26 @@ rule raw_data:
     benchmark:
         "benchmarks/raw_data/{dataset}.tsv"
     params:
-        stage=lambda w: raw_data_stage(w.dataset),
-        settings=lambda w: family_settings("raw_data", w.dataset),
+        stage=lambda w: raw_data_stage(config, w.dataset),
+    message:
+        "raw data of {wildcards.dataset}"
     shell:
-        "python -m pdf_core --params {PARAMS_FILE:q} {params.stage} --dataset {wildcards.dataset:q}"
-        " --marker {output.marker:q} > {log:q} 2>&1"
+        "python -m pdf_core --params {PARAMS_FILE:q} {params.stage} --dataset {wildcards.dataset:q} > {log:q} 2>&1"
 
 
 rule splits:
     """train/dev/test jsonl from raw labels and texts; never opens images."""
     input:
         marker=paths.raw_marker("{dataset}"),
+        stamp=stamp("splits"),
     output:
         paths.split_files("{dataset}"),
     log:
         "logs/splits/{dataset}.log",
     benchmark:
         "benchmarks/splits/{dataset}.tsv"
-    params:
-        settings=lambda w: family_settings("splits", w.dataset),
+    message:
+        "splits of {wildcards.dataset}"
     shell:
         "python -m pdf_core --params {PARAMS_FILE:q} splits --dataset {wildcards.dataset:q} > {log:q} 2>&1"
 
@@ -46,6 +49,8 @@ rule glove_source:
         glove_source="|".join(re.escape(source) for source in GLOVE_FILES),
     params:
         name=lambda w: GLOVE_FILES[w.glove_source],
+    message:
+        "GloVe source {wildcards.glove_source}"
     shell:
         "python -m pdf_core --params {PARAMS_FILE:q} download --glove {params.name:q} > {log:q} 2>&1"
 
@@ -58,13 +63,14 @@ rule glove:
         source=lambda w: (
             [] if ds_cfg(w)["glove_spec"]["source"].startswith("package:") else [ds_cfg(w)["glove_spec"]["source"]]
         ),
+        stamp=stamp("glove"),
     output:
         **paths.glove_files("{dataset}"),
     log:
         "logs/glove/{dataset}.log",
     benchmark:
         "benchmarks/glove/{dataset}.tsv"
-    params:
-        settings=lambda w: family_settings("glove", w.dataset),
+    message:
+        "GloVe vectors of {wildcards.dataset}"
     shell:
         "python -m pdf_core --params {PARAMS_FILE:q} glove --dataset {wildcards.dataset:q} > {log:q} 2>&1"

@@ -7,8 +7,9 @@ rule evaluate:
     """Test-time noise: accuracy, macro-F1, NLL, ECE and fusion weights per run and condition."""
     input:
         evaluate_inputs,
+        stamp=stamp("evaluate"),
     output:
-        model_eval_files("{dataset}", "{model}"),
+        model_eval_files(GRID, "{dataset}", "{model}"),
     log:
         "logs/evaluate/{dataset}/{model}.log",
     benchmark:
@@ -18,8 +19,9 @@ rule evaluate:
     resources:
         gpu=1,
     params:
-        settings=lambda w: family_settings("evaluate", w.dataset, w.model),
         seeds=GRID["seeds"],
+    message:
+        "evaluate {wildcards.model} on {wildcards.dataset}, every seed and noise condition"
     shell:
         "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} evaluate"
         " --dataset {wildcards.dataset:q} --model {wildcards.model} --seed {params.seeds} > {log:q} 2>&1"

@@ -7,6 +7,7 @@ rule features:
     input:
         marker=paths.raw_marker("{dataset}"),
         splits=paths.split_files("{dataset}"),
+        stamp=stamp("features"),
     output:
         paths.feature_files("{dataset}"),
         classes=paths.classes_file("{dataset}"),
@@ -20,8 +21,8 @@ rule features:
         "logs/features/{dataset}.log",
     benchmark:
         "benchmarks/features/{dataset}.tsv"
-    params:
-        settings=lambda w: family_settings("features", w.dataset),
+    message:
+        "image store and tokens of {wildcards.dataset}"
     shell:
         "python -m pdf_core --params {PARAMS_FILE:q} features --dataset {wildcards.dataset:q} > {log:q} 2>&1"
 
@@ -29,6 +30,7 @@ rule features:
 ENCODE_INPUTS = dict(
     store=paths.feature_files("{dataset}"),
     glove=paths.glove_files("{dataset}")["vectors"],
+    stamp=stamp("encode"),
 )
 
 
@@ -46,8 +48,8 @@ rule encode_clean:
     threads: 4  # capped by --cores locally; a fixed request under SLURM
     resources:
         gpu=1,
-    params:
-        settings=lambda w: family_settings("encode", w.dataset),
+    message:
+        "frozen features of {wildcards.dataset}, clean splits"
     shell:
         "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} encode"
         " --dataset {wildcards.dataset:q} > {log:q} 2>&1"
@@ -67,8 +69,8 @@ rule encode_noisy:
     threads: 4  # capped by --cores locally; a fixed request under SLURM
     resources:
         gpu=1,
-    params:
-        settings=lambda w: family_settings("encode", w.dataset),
+    message:
+        "frozen features of {wildcards.dataset}, test under {wildcards.noise_type}"
     shell:
         "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} encode"
         " --dataset {wildcards.dataset:q} --noise-type {wildcards.noise_type} > {log:q} 2>&1"

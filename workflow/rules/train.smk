@@ -5,6 +5,7 @@ rule train:
     """Train one model for one seed; best-dev checkpoint, resumable from last.pt."""
     input:
         train_inputs,
+        stamp=stamp("train"),
     output:
         checkpoint=paths.run_dir("{dataset}", "{model}", "{seed}") / "model.pt",
         dev_metrics=paths.run_dir("{dataset}", "{model}", "{seed}") / "dev_metrics.json",
@@ -18,9 +19,8 @@ rule train:
     threads: 1
     resources:
         gpu=1,
-    params:
-        # only this model's settings, hashed into its stamp (settings.smk): edits rerun only its jobs
-        settings=lambda w: family_settings("train", w.dataset, w.model),
+    message:
+        "train {wildcards.model} on {wildcards.dataset}, seed {wildcards.seed}"
     shell:
         "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} train"
         " --dataset {wildcards.dataset:q} --model {wildcards.model} --seed {wildcards.seed} > {log:q} 2>&1"

@@ -7,6 +7,7 @@ rule tune_trial:
     """Train one grid point of a tuned method on train, score it on dev (the test split is not an input)."""
     input:
         tune_trial_inputs,
+        stamp=stamp("tune"),
     output:
         dev_metrics=tune_trial_files("{dataset}", "{model}", "{trial}", "{seed}")["dev_metrics"],
         # the trial's per-epoch curves (pdf_core/curves.py), beside it rather than in dvclive/
@@ -19,9 +20,8 @@ rule tune_trial:
     threads: 1
     resources:
         gpu=1,
-    params:
-        settings=lambda w: family_settings("tune", w.dataset, w.model),
-        trial=lambda w: tune_trials(config, w.model)[int(w.trial)],
+    message:
+        "tune {wildcards.model} on {wildcards.dataset}: trial {wildcards.trial}, seed {wildcards.seed}"
     shell:
         "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} tune --dataset {wildcards.dataset:q}"
         " --model {wildcards.model} --trial {wildcards.trial} --seed {wildcards.seed} > {log:q} 2>&1"
@@ -31,14 +31,15 @@ rule tune_select:
     """The trial with the best mean dev accuracy over the tuning seeds (ties: the earlier trial)."""
     input:
         lambda w: all_trial_metrics(config, w.dataset, w.model),
+        stamp=stamp("tune"),
     output:
         paths.tune_selected("{dataset}", "{model}"),
     log:
         "logs/tune/{dataset}/{model}/select.log",
     benchmark:
         "benchmarks/tune/{dataset}/{model}/select.tsv"
-    params:
-        settings=lambda w: family_settings("tune", w.dataset, w.model),
+    message:
+        "tune {wildcards.model} on {wildcards.dataset}: choose on dev"
     shell:
         "python -m pdf_core --params {PARAMS_FILE:q} tune --dataset {wildcards.dataset:q} --model {wildcards.model}"
         " --select > {log:q} 2>&1"

@@ -1,8 +1,8 @@
-"""Write one settings stamp (workflow/rules/settings.smk): delete the outputs it invalidates and the
+"""Write one settings stamp (workflow/rules/stamps.smk, pdf_core/stamps.py): delete the outputs it invalidates and the
 owner's older stamps, then write the stamp (temp file + rename). Standard library only: it runs in a
 fresh interpreter for every stamp, so it must start fast.
 
-usage: settings_stamp.py STAMP CONTENT_JSON [STALE_PATH ...]
+usage: write_stamp.py STAMP CONTENT_JSON [STALE_PATH ...]
 """
 
 import os
