@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 import socket
+import subprocess
+import sys
 import tarfile
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -77,6 +81,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        stall = srv.stall_after.pop(self.path, None)
+        if stall is not None:  # send part of the body, then wait (the client gets killed meanwhile)
+            self.wfile.write(body[:stall])
+            self.wfile.flush()
+            srv.release.wait(30)
+            return
         drop = srv.drop_after.pop(self.path, None)
         if drop is not None:  # send part of the body, then hang up
             self.wfile.write(body[:drop])
@@ -90,13 +100,14 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.files, srv.log, srv.drop_after = {}, [], {}
+    srv.files, srv.log, srv.drop_after, srv.stall_after, srv.release = {}, [], {}, {}, threading.Event()
     srv.honour_range, srv.ranges_start_at_zero = True, False
     srv.daemon_threads = True
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
     yield srv
+    srv.release.set()
     srv.shutdown()
     srv.server_close()
 
@@ -209,7 +220,7 @@ def test_interrupted_download_resumes_on_next_run(server, tmp_path):
     with pytest.raises(DownloadError, match="next run resumes") as info:
         download_dataset("mvsa_single", s, raw, retries=0, **FAST)
     assert "ask the authors at example.org" in str(info.value)
-    kept = (raw / "MVSA-Single.zip.part").read_bytes()
+    kept = (raw / "MVSA-Single.zip.download" / "MVSA-Single.zip.part").read_bytes()
     assert 0 < len(kept) <= len(data) // 2 and data.startswith(kept)  # whole chunks received before the hang-up
     assert not (raw / "MVSA_Single").exists()
 
@@ -217,6 +228,34 @@ def test_interrupted_download_resumes_on_next_run(server, tmp_path):
     assert_dataset(root)
     assert ranges(server) == [None, f"bytes={len(kept)}-"]
     assert sorted(p.name for p in raw.iterdir()) == ["MVSA_Single"]
+
+
+@pytest.mark.reliability
+def test_killed_download_leaves_a_part_and_resumes(server, tmp_path):
+    data = zip_bytes()
+    server.files["/MVSA-Single.zip"] = data
+    server.stall_after["/MVSA-Single.zip"] = len(data) // 2
+    raw = tmp_path / "raw"
+    s = spec(server.url + "/MVSA-Single.zip", sha(data))
+    code = (
+        "import json, sys; from pdf_core.data.download import download_dataset; "
+        "download_dataset('mvsa_single', json.loads(sys.argv[1]), sys.argv[2], progressbar=False, retries=0)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(s), str(raw)])
+    part = raw / "MVSA-Single.zip.download" / "MVSA-Single.zip.part"
+    deadline = time.monotonic() + 60
+    while not (part.exists() and part.stat().st_size) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.kill()  # SIGKILL mid-transfer: no cleanup runs
+    proc.wait()
+    server.release.set()
+    kept = part.read_bytes()
+    assert 0 < len(kept) <= len(data) // 2 and data.startswith(kept)
+    assert sorted(p.name for p in raw.iterdir()) == ["MVSA-Single.zip.download"]  # no archive, no dataset folder
+
+    assert_dataset(download_dataset("mvsa_single", s, raw, retries=0, **FAST))
+    assert ranges(server) == [None, f"bytes={len(kept)}-"]
+    assert sorted(p.name for p in raw.iterdir()) == ["MVSA_Single"]  # the killed run's temporary files swept
 
 
 @pytest.mark.reliability
@@ -260,8 +299,9 @@ def test_part_longer_than_the_file_restarts(server, tmp_path):
     data = zip_bytes()
     server.files["/MVSA-Single.zip"] = data
     raw = tmp_path / "raw"
-    raw.mkdir()
-    (raw / "MVSA-Single.zip.part").write_bytes(data + b"junk")  # e.g. left by a different, larger file
+    work = raw / "MVSA-Single.zip.download"
+    work.mkdir(parents=True)
+    (work / "MVSA-Single.zip.part").write_bytes(data + b"junk")  # e.g. left by a different, larger file
     root = download_dataset("mvsa_single", spec(server.url + "/MVSA-Single.zip", sha(data)), raw, retries=1, **FAST)
     assert_dataset(root)
     assert ranges(server) == [f"bytes={len(data) + 4}-", None]  # 416, then from scratch

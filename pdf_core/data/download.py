@@ -17,7 +17,8 @@ d. otherwise an error says where to get the archive and the exact paths to put i
 
 pooch does the HTTP side (requests, the sha256 check, retries, the progress bar, the move into place once
 the hash matches). It restarts every attempt from byte 0, so :class:`ResumableDownloader` keeps what arrived
-in ``<filename>.part`` and asks only for the rest with an HTTP Range request, within a run and on the next one.
+in ``<filename>.download/<filename>.part`` and asks only for the rest with an HTTP Range request, within a run
+and on the next one.
 Extraction is :func:`pdf_core.data.archive.extracted`.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -105,11 +107,17 @@ def _fetch(
 ) -> None:
     """Download ``url`` to ``dest`` through pooch, ``retries`` more attempts each resuming the last.
 
-    A failure says what to do by hand (``manual``). pooch retries a hash mismatch too, from byte 0.
+    pooch and the partial file work in ``<dest>.download/``, so what a killed run leaves (pooch's temporary files)
+    is swept on the next one and never sits next to ``dest``. A failure says what to do by hand (``manual``).
+    pooch retries a hash mismatch too, from byte 0.
     """
-    part = dest.with_name(dest.name + ".part")
+    work = dest.with_name(dest.name + ".download")
+    part = work / (dest.name + ".part")
+    for stale in work.glob("*"):
+        if stale not in (part, work / dest.name):  # dest.name there: complete and verified, not yet moved
+            stale.unlink()
     fetcher = pooch.create(
-        path=dest.parent,
+        path=work,
         base_url="",
         registry={dest.name: f"sha256:{sha256}" if sha256 else None},
         urls={dest.name: url},
@@ -118,6 +126,7 @@ def _fetch(
     try:
         fetcher.fetch(dest.name, downloader=ResumableDownloader(part, progressbar=progressbar, timeout=timeout))
     except ValueError as exc:  # pooch's hash mismatch; it deleted the download
+        shutil.rmtree(work)
         raise ChecksumError(
             f"{label}: {url}: {exc} Check that the URL still serves the same file; if it was legitimately "
             f"updated, set its new sha256 in params.yaml"
@@ -125,11 +134,13 @@ def _fetch(
     except requests.RequestException as exc:
         kept = part.stat().st_size if part.exists() else 0
         if not kept:
-            part.unlink(missing_ok=True)
+            shutil.rmtree(work)
         resume = f"; the {kept} bytes received are kept in {part} and the next run resumes from there" if kept else ""
         raise DownloadError(
             f"{label}: downloading {url} failed after {retries + 1} attempt(s): {exc}{resume}. {manual}"
         ) from exc
+    os.replace(work / dest.name, dest)
+    shutil.rmtree(work)
 
 
 def _check_sha256(path: Path, sha256: str | None, label: str) -> None:
