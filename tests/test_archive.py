@@ -113,6 +113,14 @@ def test_symlink_into_its_own_folder_is_allowed(tmp_path):
         assert link.is_symlink() and link.read_bytes() == FILES["top/sub/b.bin"]
 
 
+def test_member_through_an_in_folder_symlink_stays_inside(tmp_path):
+    # links may only point down, so writing through one cannot leave the folder (no need to refuse it)
+    with tarfile.open(tmp_path / "via.tar", "w") as tf:
+        _tar_special(tf, "top/d", tarfile.SYMTYPE, ".")
+        _tar_file(tf, "top/d/x.txt", b"through the link")
+    assert extract_and_list(tmp_path / "via.tar") == {"top/x.txt": b"through the link"}
+
+
 def test_zip_symlink_entry_becomes_a_plain_file(tmp_path):
     archive = tmp_path / "zlink.zip"
     with zipfile.ZipFile(archive, "w") as zf:
