@@ -28,6 +28,7 @@ def _current_umask() -> int:
 
 # mkstemp creates files 0600; a finished output gets the mode any other tool would give it
 FILE_MODE = 0o666 & ~_current_umask()
+DIR_MODE = 0o777 & ~_current_umask()  # mkdtemp makes directories 0700
 
 
 @contextlib.contextmanager
@@ -64,7 +65,7 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
             if path.is_file():
                 with open(path, "rb+") as fh:
                     os.fsync(fh.fileno())
-        os.chmod(tmp, 0o777 & ~_current_umask())  # mkdtemp makes it 0700
+        os.chmod(tmp, DIR_MODE)
         failpoint("before_rename")  # test hook: a kill here leaves the old directory and the temp
         if target.exists():
             shutil.rmtree(target)
