@@ -23,6 +23,11 @@ Text, e > 0            each single-space piece -> "_" with prob     each whitesp
                        0.1 * e, on the original's stream            0.1 * e, seeded per sample
 =====================  ==========================================  ===========================================
 
+Beside the paper's two types, the wider suite (missing modality, ImageNet-C style image families, text
+typos / dropout / swaps; :mod:`pdf_core.corruptions`) runs in ``corrected`` mode only. The types are
+declared in :mod:`pdf_core.noise_types` (what each corrupts, how often, in which modes) and
+implemented here; docs/noise.md describes every one of them level by level.
+
 Why two modes: ``paper`` reproduces the published protocol, including the original code's defects
 (one fixed Gaussian pattern per image size, wrap-around of negative pixel values, text masking
 coupled to the previous image's noise through numpy's global generator). ``corrected`` removes them
@@ -32,17 +37,18 @@ parallelised freely. In both modes any chunking gives the same result.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from pdf_core import corruptions
 from pdf_core.features.images import center_offset
 from pdf_core.noise_replay import Replay, base_seed, replay, salt_pepper_mask
+from pdf_core.noise_types import NOISE_DECLARATIONS, NOISE_MODES, half_when_noisy, mode_problem, severity
 from pdf_core.text import MASK_TOKEN
-
-NOISE_MODES = ("paper", "corrected")
 
 # Seed-key components. Stream ids are nonzero on purpose: numpy's SeedSequence treats a trailing 0 in
 # an entropy list like a missing entry ([s, i] and [s, i, 0] give the same stream).
@@ -148,6 +154,9 @@ class NoiseCondition:
             raise ValueError(f"unknown noise_type {self.noise_type!r}; allowed: {', '.join(NOISE_TYPES)}")
         if self.mode not in NOISE_MODES:
             raise ValueError(f"unknown noise mode {self.mode!r}; allowed: {', '.join(NOISE_MODES)}")
+        problem = mode_problem(self.noise_type, self.mode)
+        if problem is not None:
+            raise ValueError(f"noise type {problem}")
         if isinstance(self.level, bool) or not isinstance(self.level, (int, float, np.integer, np.floating)):
             raise ValueError(f"noise level must be a number >= 0, got {self.level!r}")
         if not math.isfinite(self.level) or self.level < 0:
@@ -159,11 +168,12 @@ class NoiseCondition:
 class TestNoiser:
     """Applies one noise condition to a test set of n samples, chunk by chunk, deterministically.
 
-    Which samples are noised is fixed at construction (``image_noised``, ``text_noised``); after
-    :meth:`texts` has seen a sample, ``text_masked`` says whether its text changed (a flagged text
-    may keep every word). Paper mode replays the original evaluation (:mod:`pdf_core.noise_replay`)
-    and needs the test ``texts`` and the image ``sizes`` ([N, 2]: h, w after Resize, recorded by
-    the features stage). Corrected mode: each sample's noise comes from its own generator.
+    Which samples are noised is fixed at construction (``image_noised``, ``text_noised``: a type that
+    leaves a modality alone flags none of it); after :meth:`texts` has seen a sample, ``text_masked``
+    says whether its text changed (a flagged text may keep every word). Paper mode replays the original
+    evaluation (:mod:`pdf_core.noise_replay`) and needs the test ``texts`` and the image ``sizes``
+    ([N, 2]: h, w after Resize, recorded by the features stage). Corrected mode: each sample's noise
+    comes from its own generator; ``word_swap`` draws its words from the vocabulary of ``texts``.
     """
 
     __test__ = False  # not a pytest test class despite the name
@@ -176,6 +186,8 @@ class TestNoiser:
         level = float(cond.level)
         self.level = level
         self.word_prob = min(1.0, 0.1 * level)
+        self.severity = severity(level)
+        self.source_texts = None if texts is None else list(texts)
         self.text_masked = np.zeros(self.n, bool)
         self.sizes = None if sizes is None else np.asarray(sizes)
         self.replay: Replay | None = None
@@ -192,7 +204,7 @@ class TestNoiser:
             return
         noise_type = NOISE_TYPES[cond.noise_type]
         p_image = noise_type.image_probability(level)
-        p_text = 0.5 if level > 0 else 0.0
+        p_text = noise_type.text_probability(level)
         rng = np.random.default_rng([cond.eval_seed, noise_type.seed_code, _STREAM_FLAGS])
         # Always draw both arrays in the same order so flags don't depend on which is used.
         u_image = rng.random(self.n)
@@ -206,6 +218,16 @@ class TestNoiser:
 
     def _sample_rng(self, index: int, stream: int) -> np.random.Generator:
         return np.random.default_rng([self.cond.eval_seed, index, stream])
+
+    @functools.cached_property
+    def vocabulary(self) -> list[str]:
+        """The distinct whitespace words of the split's texts, sorted (word swap draws from it)."""
+        if self.source_texts is None:
+            raise ValueError(
+                f"noise type {self.cond.noise_type!r} draws words from the split's vocabulary: "
+                "build the TestNoiser with the split's texts"
+            )
+        return sorted({word for text in self.source_texts for word in text.split()})
 
     def window(self, index: int, size: int) -> tuple[slice, slice]:
         """Rows and columns of sample ``index``'s resized image that its stored square of ``size`` holds."""
@@ -224,7 +246,9 @@ class TestNoiser:
         b = chunk.shape[0]
         self._check_range(start, b)
         out = chunk.copy()
-        NOISE_TYPES[self.cond.noise_type].noise_images(self, out, self.image_noised[start : start + b], start)
+        noise_images = NOISE_TYPES[self.cond.noise_type].noise_images
+        if noise_images is not None:
+            noise_images(self, out, self.image_noised[start : start + b], start)
         return out
 
     def texts(self, texts: list[str], start: int) -> list[str]:
@@ -236,13 +260,18 @@ class TestNoiser:
             out = self.replay.texts[start : start + b]
         else:
             out = list(texts)
+            noise_text = NOISE_TYPES[self.cond.noise_type].noise_text
             for j in np.flatnonzero(self.text_noised[start : start + b]):
-                out[j] = mask_text(texts[j], self.word_prob, self._sample_rng(start + int(j), _STREAM_TEXT))
+                out[j] = noise_text(self, texts[j], self._sample_rng(start + int(j), _STREAM_TEXT))
         self.text_masked[start : start + b] = [new != old for new, old in zip(out, texts, strict=True)]
         return out
 
 
 # -- the noise types ------------------------------------------------------------------------------------
+ImageNoise = Callable[[TestNoiser, np.ndarray, np.ndarray, int], None]  # (noiser, chunk, flags, start), in place
+TextNoise = Callable[[TestNoiser, str, np.random.Generator], str]  # (noiser, text, its generator) -> noised text
+
+
 def _gaussian_images(noiser: TestNoiser, out: np.ndarray, flags: np.ndarray, start: int) -> None:
     if noiser.cond.mode == "paper":
         # the original's pattern for the whole resized image, cut to the part the store holds
@@ -273,18 +302,97 @@ def _salt_pepper_images(noiser: TestNoiser, out: np.ndarray, flags: np.ndarray, 
         out[j][mask == 1] = 255
 
 
+# -- the wider suite (corrected mode only) -----------------------------------------------------------
+def _deterministic_images(corrupt: Callable[[np.ndarray, int], np.ndarray]) -> ImageNoise:
+    """The flagged images of a chunk corrupted together by ``corrupt(images, severity)``, which draws nothing."""
+
+    def noise_images(noiser: TestNoiser, out: np.ndarray, flags: np.ndarray, start: int) -> None:
+        hit = np.flatnonzero(flags)
+        if len(hit):
+            out[hit] = corrupt(out[hit], noiser.severity)
+
+    return noise_images
+
+
+def _missing_images(noiser: TestNoiser, out: np.ndarray, flags: np.ndarray, start: int) -> None:
+    out[flags] = corruptions.missing(out[flags])
+
+
+def _occluded_images(noiser: TestNoiser, out: np.ndarray, flags: np.ndarray, start: int) -> None:
+    for j in np.flatnonzero(flags):
+        out[j] = corruptions.occlude(out[j], noiser.severity, noiser._sample_rng(start + int(j), _STREAM_IMAGE))
+
+
+def _masked_words(noiser: TestNoiser, text: str, rng: np.random.Generator) -> str:
+    return mask_text(text, noiser.word_prob, rng)
+
+
+def _missing_text(noiser: TestNoiser, text: str, rng: np.random.Generator) -> str:
+    return ""
+
+
+def _typos(noiser: TestNoiser, text: str, rng: np.random.Generator) -> str:
+    return corruptions.char_typos(text, corruptions.WORD_RATE[noiser.severity - 1], rng)
+
+
+def _dropped_words(noiser: TestNoiser, text: str, rng: np.random.Generator) -> str:
+    return corruptions.drop_words(text, corruptions.WORD_RATE[noiser.severity - 1], rng)
+
+
+def _swapped_words(noiser: TestNoiser, text: str, rng: np.random.Generator) -> str:
+    return corruptions.swap_words(text, corruptions.WORD_RATE[noiser.severity - 1], noiser.vocabulary, rng)
+
+
+def _never(level: float) -> float:
+    return 0.0
+
+
 @dataclass(frozen=True)
 class NoiseType:
-    """One image noise type. Text masking is the same for every type (module docstring)."""
+    """One noise type: how often and how it corrupts each modality (None: it leaves that modality alone)."""
 
     seed_code: int  # part of every seed key of this type: never reuse one
     image_probability: Callable[[float], float]  # level -> probability that a test image is noised
-    noise_images: Callable[[TestNoiser, np.ndarray, np.ndarray, int], None]  # (noiser, chunk, flags, start), in place
+    noise_images: ImageNoise | None  # (noiser, chunk, flags, start), in place
+    text_probability: Callable[[float], float] = half_when_noisy  # level -> probability that a text is noised
+    noise_text: TextNoise | None = _masked_words  # (noiser, text, its generator) -> the noised text
 
 
-# The registry of noise types: the schema's `grid.noise_types` enum, the CLI choices and the
-# Snakemake wildcard constraint all come from its keys.
-NOISE_TYPES: dict[str, NoiseType] = {
-    "gaussian": NoiseType(1, lambda level: 0.5 if level > 0 else 0.0, _gaussian_images),
-    "salt_pepper": NoiseType(2, lambda level: min(1.0, 0.5 * level / 10.0), _salt_pepper_images),
+# Each declared type's image and text corruption (pdf_core.noise_types declares what it corrupts).
+_IMPLEMENTATIONS: dict[str, tuple[ImageNoise | None, TextNoise | None]] = {
+    "gaussian": (_gaussian_images, _masked_words),
+    "salt_pepper": (_salt_pepper_images, _masked_words),
+    "missing_image": (_missing_images, None),
+    "missing_text": (None, _missing_text),
+    "gaussian_blur": (_deterministic_images(corruptions.gaussian_blur), None),
+    "jpeg": (_deterministic_images(corruptions.jpeg), None),
+    "brightness": (_deterministic_images(corruptions.brightness), None),
+    "contrast": (_deterministic_images(corruptions.contrast), None),
+    "occlusion": (_occluded_images, None),
+    "char_typos": (None, _typos),
+    "word_dropout": (None, _dropped_words),
+    "word_swap": (None, _swapped_words),
 }
+
+
+def _registry() -> dict[str, NoiseType]:
+    if list(_IMPLEMENTATIONS) != list(NOISE_DECLARATIONS):
+        raise ImportError(
+            f"pdf_core/noise.py implements {list(_IMPLEMENTATIONS)} but pdf_core/noise_types.py declares "
+            f"{list(NOISE_DECLARATIONS)}: give every declared type its implementation, in the same order"
+        )
+    registry = {}
+    for name, declared in NOISE_DECLARATIONS.items():
+        noise_images, noise_text = _IMPLEMENTATIONS[name]
+        implemented = (noise_images is not None, noise_text is not None)
+        if implemented != (declared.image_rate is not None, declared.text_rate is not None):
+            raise ImportError(f"noise type {name!r}: pdf_core/noise.py and noise_types.py disagree on what it corrupts")
+        registry[name] = NoiseType(
+            declared.seed_code, declared.image_rate or _never, noise_images, declared.text_rate or _never, noise_text
+        )
+    return registry
+
+
+# The registry of noise types (names from pdf_core.noise_types): the CLI choices and the Snakemake
+# wildcard constraint come from its keys.
+NOISE_TYPES: dict[str, NoiseType] = _registry()

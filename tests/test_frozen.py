@@ -10,6 +10,7 @@ from pdf_core.config import dataset_config, load_params
 from pdf_core.features.encoders import max_length, tokenize
 from pdf_core.features.frozen import FrozenEncoders, bag_of_words, core_to_spare, prepared_ahead
 from pdf_core.noise import NoiseCondition, TestNoiser
+from pdf_core.noise_types import NOISE_DECLARATIONS
 from tests.conftest import PROJECT_ROOT
 
 N, STORE, CROP, BATCH = 11, 40, 32, 4  # three chunks, the last one partial
@@ -88,6 +89,20 @@ def test_stage_encoding_is_bit_identical_to_plain_chunks(encoders, store, cond, 
     if cond is not None:
         assert noiser.image_noised.any() and np.array_equal(noiser.text_masked, reference.text_masked)
     assert got["img"].shape == (N, 3, encoders.image.dim)
+
+
+@pytest.mark.parametrize("noise_type", ["gaussian_blur", "occlusion", "missing_text", "word_swap"])
+def test_a_suite_type_changes_only_its_modalitys_features(encoders, store, noise_type):
+    cond = NoiseCondition(noise_type, 10, 1, "corrected")
+    got = encoders.encode(store, TEXTS, TestNoiser(cond, N, TEXTS), desc="test")
+    want = plain_encoding(encoders, store, TEXTS, TestNoiser(cond, N, TEXTS))
+    assert all(np.array_equal(got[key], want[key]) for key in want)
+    clean = encoders.encode(store, TEXTS, None, desc="test")
+    unchanged = {key for key in clean if np.array_equal(got[key], clean[key])}
+    if NOISE_DECLARATIONS[noise_type].corrupts == ("image",):
+        assert unchanged == {"txt", "bow", "input_ids", "attention_mask"}
+    else:  # the bag of words may keep its sum: the test GloVe has four words
+        assert "img" in unchanged and not {"txt", "input_ids"} & unchanged
 
 
 def test_prepared_ahead_keeps_order_and_prepares_the_next_chunk_meanwhile():
