@@ -2,7 +2,9 @@
 
 Per (dataset, model, noise type, level): each train seed's accuracy is first averaged over the eval
 seeds, then mean ± std (sample std, ddof=1; 0 for a single seed) is taken over train seeds, as the
-paper reports it.
+paper reports it. The fusion-weight diagnostic (pdf_core.evaluate ``weight_diagnostic``) is carried
+the same way into ``<column>_mean`` / ``<column>_std``; a null value (no noised sample, a constant
+weight) is left out of each mean, and a cell with no value at all stays empty.
 """
 
 from __future__ import annotations
@@ -33,11 +35,27 @@ EXTRA_METRICS = [
     "selected_epoch",
 ]
 
+# the weight diagnostic of an eval JSON, per modality: its field -> the column stem in the tables
+DIAGNOSTIC_FIELDS = {"auroc_lower_weight_noised": "weight_auroc", "spearman_weight_head_ce": "weight_spearman_ce"}
+MODALITIES = ("txt", "img")
+DIAGNOSTIC_COLUMNS = [f"{stem}_{modality}" for stem in DIAGNOSTIC_FIELDS.values() for modality in MODALITIES]
+
+
+def flatten_weight_diagnostic(rec: dict, path: Path) -> None:
+    """Move ``weight_diagnostic.<modality>.<field>`` of one eval record into flat ``<stem>_<modality>`` keys."""
+    for modality, values in rec.pop("weight_diagnostic", {}).items():
+        for field, stem in DIAGNOSTIC_FIELDS.items():
+            if modality not in MODALITIES or field not in values:
+                problem = f"lacks {field}" if modality in MODALITIES else f"is not one of {', '.join(MODALITIES)}"
+                raise ValueError(f"{path}: weight_diagnostic.{modality} {problem}; rerun its evaluate stage")
+            rec[f"{stem}_{modality}"] = values[field]
+
 
 def load_evaluations(eval_paths: list[Path]) -> pd.DataFrame:
     rows = []
     for path in eval_paths:
         rec = read_json(path)
+        flatten_weight_diagnostic(rec, path)
         seed_dir = Path(path).parent.parent.name  # runs/<ds>/<model>/seed<k>/eval/<file>.json
         if not seed_dir.startswith("seed"):
             raise ValueError(f"{path}: expected runs/<dataset>/<model>/seed<k>/eval/<file>.json")
@@ -57,7 +75,27 @@ def summarize(evals: pd.DataFrame) -> pd.DataFrame:
     means = grouped[metric_cols[1:]].mean().reset_index() if len(metric_cols) > 1 else None
     if means is not None:
         summary = summary.merge(means.rename(columns={c: f"{c}_mean" for c in metric_cols[1:]}), on=KEYS)
+    diagnostic = diagnostic_summary(evals)
+    if diagnostic is not None:
+        summary = summary.merge(diagnostic, on=KEYS, how="left")
     return summary.sort_values(KEYS).reset_index(drop=True)
+
+
+def diagnostic_summary(evals: pd.DataFrame) -> pd.DataFrame | None:
+    """Mean and std over train seeds (each first averaged over its eval seeds) of every diagnostic column;
+    the std of a single seed's value is 0, as for the accuracy. None when no evaluation has the diagnostic."""
+    columns = [c for c in DIAGNOSTIC_COLUMNS if c in evals]
+    if not columns:
+        return None
+    values = evals[KEYS + ["seed"]].join(evals[columns].astype(float))  # null -> NaN, skipped by mean and std
+    per_seed = values.groupby(KEYS + ["seed"], as_index=False)[columns].mean()
+    grouped = per_seed.groupby(KEYS)[columns]
+    means, stds = grouped.mean(), grouped.std()
+    out = pd.DataFrame(index=means.index)
+    for column in columns:
+        out[f"{column}_mean"] = means[column]
+        out[f"{column}_std"] = stds[column].where(stds[column].notna() | means[column].isna(), 0.0)
+    return out.reset_index()
 
 
 TITLE = "Accuracy under test-time noise (mean ± std over train seeds, %)"
@@ -205,5 +243,6 @@ def aggregate(eval_paths: list[Path], out_dir: Path, significance_cfg: dict) -> 
     figures.plot_accuracy(summary, out["plot"])
     figures.plot_fusion_weights(summary, out["fusion_weights"])
     figures.plot_reliability(evals, out["reliability"])
+    figures.plot_weight_auroc(summary, out["weight_auroc"])
     log.info("aggregated %d evaluations into %d rows", len(eval_paths), len(summary))
     return summary

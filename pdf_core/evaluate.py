@@ -9,6 +9,15 @@ of each modality's own head alone (``accuracy_txt_head``, ``accuracy_img_head``:
 logits), and for every model the accuracy on the training set at the selected (best-dev) epoch
 (``train_accuracy``, ``selected_epoch``), so "fusion below its better part" and "memorised the
 training set" are visible in the tables.
+
+``weight_diagnostic`` (models that report per-sample fusion weights): does the method know which
+modality is bad? Per modality, the AUROC of "lower weight -> this modality was noised" over the
+condition's samples (1: the weight drops exactly on the noised samples, 0.5: no better than chance;
+late fusion's constant weights tie everywhere and give exactly 0.5; null when the condition noised
+no sample of that modality, or every one), and Spearman's correlation between the weight and the
+per-sample cross-entropy of that modality's own head (negative: the weight falls as the head's loss
+rises; null for a constant weight). Noised text = a text that actually changed (``text_masked``):
+a text drawn for masking that kept every word is the clean text.
 """
 
 from __future__ import annotations
@@ -48,6 +57,23 @@ def head_accuracies(pred: dict[str, np.ndarray], labels: np.ndarray) -> dict[str
     }
 
 
+def weight_diagnostic(pred: dict[str, np.ndarray], inputs: SplitInputs) -> dict[str, dict]:
+    """Per modality with a fusion weight: how many samples were noised, the AUROC of a lower weight for
+    telling them from the clean ones, and the weight's rank correlation with its head's per-sample CE."""
+    out = {}
+    for modality, noised in (("img", inputs.image_noised), ("txt", inputs.text_masked)):
+        weight = pred.get(f"weight_{modality}")
+        if weight is None:
+            continue
+        head_ce = metrics.cross_entropy(pred[f"{modality}_logits"], inputs.labels)
+        out[modality] = {
+            "n_noised": int(noised.sum()),
+            "auroc_lower_weight_noised": metrics.auroc(-weight, noised),  # negated: a lower weight flags noise
+            "spearman_weight_head_ce": metrics.spearman(weight, head_ce),
+        }
+    return out
+
+
 def condition_metrics(pred: dict[str, np.ndarray], inputs: SplitInputs, n_classes: int) -> dict:
     logits, labels = pred["logits"], inputs.labels
     bins = metrics.reliability_bins(logits, labels)
@@ -69,6 +95,9 @@ def condition_metrics(pred: dict[str, np.ndarray], inputs: SplitInputs, n_classe
             out[f"{key}_mean"] = float(pred[key].mean())
             out[f"{key}_noised"] = _mean_or_none(pred[key][flags])
             out[f"{key}_clean"] = _mean_or_none(pred[key][~flags])
+    diagnostic = weight_diagnostic(pred, inputs)
+    if diagnostic:
+        out["weight_diagnostic"] = diagnostic
     return out
 
 

@@ -1,4 +1,5 @@
-"""The figures people look at: accuracy vs noise, fusion weights vs noise, reliability diagrams.
+"""The figures people look at: accuracy vs noise, fusion weights vs noise, reliability diagrams, and
+whether each method's weight finds the noised modality (AUROC vs noise).
 
 Each takes the aggregated table (or the evaluation records) and writes one PNG atomically.
 """
@@ -83,6 +84,59 @@ def plot_fusion_weights(summary: pd.DataFrame, out_path: Path) -> None:
             ax.set(title=f"{model} — {dataset}, {noise_type}", xlabel="noise level ε", ylabel="mean fusion weight")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
+    _save(fig, out_path)
+
+
+AUROC_MODALITIES = (("img", "image", "-", "o"), ("txt", "text", "--", "s"))  # (key, label, line style, marker)
+
+
+def plot_weight_auroc(summary: pd.DataFrame, out_path: Path) -> None:
+    """AUROC of "lower weight -> this modality noised" (mean ± std over train seeds) against ε: a row per
+    dataset, a panel per noise type, a colour per method, a line style per modality. 0.5 is chance, and
+    exactly late fusion's constant weights; 1 means the weight drops on exactly the noised samples.
+    Conditions with no noised sample of a modality (ε = 0) have no value and no point."""
+    plt = _pyplot()
+    datasets, noise_types = sorted(summary.dataset.unique()), sorted(summary.noise_type.unique())
+    columns = [f"weight_auroc_{key}_mean" for key, *_ in AUROC_MODALITIES]
+    present = [c for c in columns if c in summary]
+    with_values = summary[summary[present].notna().any(axis=1)] if present else summary.iloc[:0]
+    models = sorted(with_values.model.unique())
+    colours = {model: f"C{i % 10}" for i, model in enumerate(models)}
+    fig, axes = plt.subplots(
+        len(datasets), len(noise_types), figsize=(5 * len(noise_types), 3.8 * len(datasets)), squeeze=False
+    )
+    for row, dataset in enumerate(datasets):
+        for col, noise_type in enumerate(noise_types):
+            ax = axes[row][col]
+            ax.axhline(0.5, color="0.5", linewidth=1, linestyle=":", label="chance (constant weight)")
+            part = with_values[(with_values.dataset == dataset) & (with_values.noise_type == noise_type)]
+            for model, rows in part.groupby("model"):
+                rows = rows.sort_values("noise_level")
+                for key, label, style, marker in AUROC_MODALITIES:
+                    mean, std = f"weight_auroc_{key}_mean", f"weight_auroc_{key}_std"
+                    if mean not in rows:
+                        continue
+                    points = rows[rows[mean].notna()]
+                    if points.empty:
+                        continue
+                    ax.errorbar(
+                        points.noise_level,
+                        points[mean],
+                        yerr=points[std],
+                        linestyle=style,
+                        marker=marker,
+                        color=colours[model],
+                        capsize=3,
+                        label=f"{model}, {label}",
+                    )
+            ax.set(
+                title=f"{dataset} — {noise_type} noise",
+                xlabel="noise level ε",
+                ylabel="AUROC (lower weight → noised)",
+                ylim=(-0.02, 1.02),
+            )
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7, ncol=2, loc="lower left")  # below chance is where lines rarely go
     _save(fig, out_path)
 
 

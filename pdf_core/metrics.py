@@ -1,8 +1,10 @@
-"""Evaluation metrics: accuracy, macro-F1, NLL, expected calibration error."""
+"""Evaluation metrics: accuracy, macro-F1, NLL, expected calibration error; AUROC and Spearman's rank
+correlation for the fusion-weight diagnostic (pdf_core.evaluate)."""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -29,11 +31,16 @@ def macro_f1(logits: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
     return float(np.mean(scores)) if scores else 0.0
 
 
-def nll(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Mean negative log-likelihood of the true class (stable log-softmax)."""
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per-sample negative log-likelihood of the true class (stable log-softmax)."""
     z = logits - logits.max(axis=1, keepdims=True)
     log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return float(-log_probs[np.arange(len(labels)), labels].mean())
+    return -log_probs[np.arange(len(labels)), labels]
+
+
+def nll(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean negative log-likelihood of the true class."""
+    return float(cross_entropy(logits, labels).mean())
 
 
 def reliability_bins(logits: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> dict[str, list]:
@@ -65,3 +72,36 @@ def ece_from_bins(bins: dict[str, list]) -> float:
 def ece(logits: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
     """Expected calibration error with equal-width confidence bins."""
     return ece_from_bins(reliability_bins(logits, labels, n_bins))
+
+
+def _finite(values: np.ndarray, name: str) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    if not np.isfinite(values).all():
+        raise ValueError(f"{name}: {int((~np.isfinite(values)).sum())} of {len(values)} values are NaN or inf")
+    return values
+
+
+def auroc(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """Area under the ROC curve of ``scores`` for telling ``positive`` samples from the others: the chance
+    that a random positive scores higher than a random negative, a tie counting 1/2 (Mann-Whitney U over
+    n_pos * n_neg, from average ranks). None when either class is absent (no ROC curve exists)."""
+    scores, positive = _finite(scores, "auroc scores"), np.asarray(positive, dtype=bool)
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = stats.rankdata(scores)  # ties share the mean of their positions
+    u_statistic = ranks[positive].sum() - n_pos * (n_pos + 1) / 2
+    return float(u_statistic / (n_pos * n_neg))
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Spearman's rank correlation: the Pearson correlation of the average ranks of ``x`` and ``y``.
+    None when either is constant (or there are fewer than two samples): no correlation is defined."""
+    x, y = _finite(x, "spearman x"), _finite(y, "spearman y")
+    if len(x) < 2:
+        return None
+    rx, ry = stats.rankdata(x), stats.rankdata(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    norm = np.sqrt((rx**2).sum() * (ry**2).sum())
+    return float((rx * ry).sum() / norm) if norm > 0 else None

@@ -134,5 +134,6 @@ def result_files(out_dir: str | Path = RESULTS_DIR) -> dict[str, Path]:
         "plot": "accuracy_vs_noise.png",
         "fusion_weights": "fusion_weights.png",
         "reliability": "reliability.png",
+        "weight_auroc": "weight_auroc.png",
     }
     return {role: Path(out_dir) / name for role, name in names.items()}

@@ -1,6 +1,7 @@
 """Diagnostics beside the fused accuracy: each head of a fusion model alone, and the fit of the selected epoch."""
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -160,3 +161,77 @@ def test_clean_test_set_loaded_once_and_every_json_has_the_diagnostics(tmp_path)
             (0.75, 0.25, 0.25)
         )
         assert r["selected_epoch"] == {"seed1": 3, "seed2": 5}[run]
+
+
+def _flagged_inputs() -> SplitInputs:
+    """The four samples with images 2 and 3 noised and text 0 changed (text 1 drawn but left intact)."""
+    return SplitInputs(
+        _inputs().arrays,
+        LABELS,
+        image_noised=np.array([0, 0, 1, 1], bool),
+        text_noised=np.array([1, 1, 0, 0], bool),
+        text_masked=np.array([1, 0, 0, 0], bool),
+    )
+
+
+def test_weight_diagnostic_of_qmf_by_hand():
+    # QMF's weight = logsumexp(logits) / 10 of each head:
+    #   text  rows [2,0] [0,1] [3,1] [1,2] -> 2.1269, 1.3133, 3.1269, 2.3133 (/10)
+    #   image rows [0,5] [4,0] [1,0] [0,1] -> 5.0067, 4.0182, 1.3133, 1.3133 (/10)
+    # image: noised 2, 3 have the lowest weights -> AUROC 1
+    # text: only text 0 changed (text_masked); 0.2127 is lower than 0.3127 and 0.2313, not 0.1313 -> 2/3
+    # Spearman with the heads' CE (labels 0, 1, 1, 1):
+    #   text  CE 0.1269, 0.3133, 2.1269, 0.3133: ranks w (2, 1, 4, 3), CE (1, 2.5, 4, 2.5) -> 3 / sqrt(5 * 4.5)
+    #   image CE 5.0067, 4.0182, 1.3133, 0.3133: ranks w (4, 3, 1.5, 1.5), CE (4, 3, 2, 1) -> 4.5 / sqrt(4.5 * 5)
+    pred = predict(_identity_heads("qmf"), _flagged_inputs(), torch.device("cpu"))
+    diagnostic = condition_metrics(pred, _flagged_inputs(), 2)["weight_diagnostic"]
+    assert diagnostic["img"]["n_noised"] == 2 and diagnostic["txt"]["n_noised"] == 1
+    assert diagnostic["img"]["auroc_lower_weight_noised"] == 1.0
+    assert diagnostic["txt"]["auroc_lower_weight_noised"] == pytest.approx(2 / 3)
+    assert diagnostic["txt"]["spearman_weight_head_ce"] == pytest.approx(3 / math.sqrt(22.5))
+    assert diagnostic["img"]["spearman_weight_head_ce"] == pytest.approx(4.5 / math.sqrt(22.5))
+
+
+def test_late_fusion_is_the_floor_and_a_clean_condition_has_no_auroc():
+    pred = predict(_identity_heads("latefusion"), _flagged_inputs(), torch.device("cpu"))
+    diagnostic = condition_metrics(pred, _flagged_inputs(), 2)["weight_diagnostic"]
+    for modality in ("img", "txt"):  # constant 0.5: every pair a tie -> 0.5; no rank correlation of a constant
+        assert diagnostic[modality]["auroc_lower_weight_noised"] == 0.5
+        assert diagnostic[modality]["spearman_weight_head_ce"] is None
+    clean = condition_metrics(predict(_identity_heads("pdf"), _inputs(), torch.device("cpu")), _inputs(), 2)
+    for modality in ("img", "txt"):
+        assert clean["weight_diagnostic"][modality]["n_noised"] == 0
+        assert clean["weight_diagnostic"][modality]["auroc_lower_weight_noised"] is None
+        assert clean["weight_diagnostic"][modality]["spearman_weight_head_ce"] is not None
+
+
+def test_models_without_fusion_weights_have_no_weight_diagnostic():
+    model = RunModel(build_model("concatbow", DIMS, 2, settings("concatbow"), n_train=4))
+    assert "weight_diagnostic" not in condition_metrics(predict(model, _inputs(), torch.device("cpu")), _inputs(), 2)
+
+
+def test_evaluation_json_holds_the_weight_diagnostic(tmp_path):
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    hp = settings("qmf", dropout=0.0)
+    save_checkpoint(
+        tmp_path / "seed1" / "model.pt",
+        {
+            "fingerprint": "x",
+            "model": _identity_heads("qmf").state_dict(),
+            "model_name": "qmf",
+            "hp": hp.as_dict(),
+            "n_classes": 2,
+            "n_train": 4,
+            "epoch": 1,
+        },
+    )
+    conds = [
+        (NoiseCondition("gaussian", 0, 1, "paper"), _inputs()),
+        (NoiseCondition("gaussian", 5, 1, "paper"), _flagged_inputs()),
+    ]
+    ds = dataset_config(params, "synthetic")
+    written = evaluate_runs([tmp_path / "seed1" / "model.pt"], hp, ds, params["features"], _inputs(), conds)
+    clean, noisy = (json.loads(p.read_text())["weight_diagnostic"] for p in written)
+    assert clean["img"]["auroc_lower_weight_noised"] is None and clean["txt"]["auroc_lower_weight_noised"] is None
+    assert noisy["img"]["auroc_lower_weight_noised"] == 1.0
+    assert noisy["txt"]["auroc_lower_weight_noised"] == pytest.approx(2 / 3)

@@ -61,12 +61,93 @@ def test_relative_calibration_by_hand():
     assert torch.allclose(w_txt, torch.tensor([0.762542, 0.314799]), atol=1e-6)
 
 
-def test_guards_keep_everything_finite():
-    h_txt, h_img = holo_confidence(torch.tensor([1.0, 0.0, 1.0]), torch.tensor([1.0, 0.0, 0.0]))
-    assert torch.isfinite(h_txt).all() and torch.isfinite(h_img).all()
-    assert torch.allclose(h_txt + h_img, torch.ones(3))
-    rc_t, rc_i = relative_calibration(torch.zeros(2), torch.zeros(2))  # both uniform -> no rescaling
-    assert rc_t.tolist() == [1.0, 1.0] and rc_i.tolist() == [1.0, 1.0]
+def original_weights(conf_txt, conf_img, rc_txt=None, rc_img=None):
+    """The official test-time expression, operation for operation (NaN where it is NaN): the reference below."""
+    denom = torch.log(conf_txt * conf_img) + 1e-8
+    cb_txt, cb_img = conf_txt + torch.log(conf_img) / denom, conf_img + torch.log(conf_txt) / denom
+    if rc_txt is not None:
+        cb_txt, cb_img = cb_txt * rc_txt, cb_img * rc_img
+    w = torch.softmax(torch.stack([cb_txt, cb_img], dim=1), dim=1)
+    return w[:, 0], w[:, 1]
+
+
+def original_calibration(du_txt, du_img):
+    txt_more = du_txt > du_img
+    return (
+        torch.where(txt_more, torch.ones_like(du_txt), du_txt / du_img),
+        torch.where(txt_more, du_img / du_txt, torch.ones_like(du_img)),
+    )
+
+
+def sigmoid(x):
+    return 1 / (1 + math.exp(-x))
+
+
+def test_tcp_of_one_is_not_clamped():
+    # (c_txt, c_img) = (1, 0.5): h_txt = ln .5 / (ln .5 + 1e-8) = 1 in float32, h_img = ln 1 / ... = 0
+    #   -> co-beliefs (1 + 1, 0.5 + 0) -> w_txt = sigmoid(1.5) = 0.817574
+    # (1, 1): both logs 0, denominator 1e-8 -> h = (0, 0) -> co-beliefs (1, 1) -> w_txt = 0.5
+    h_txt, h_img = holo_confidence(torch.tensor([1.0, 1.0]), torch.tensor([0.5, 1.0]))
+    assert h_txt.tolist() == [1.0, 0.0] and h_img.tolist() == [0.0, 0.0]
+    w_txt, _ = fusion_weights(torch.tensor([1.0, 1.0]), torch.tensor([0.5, 1.0]))
+    assert w_txt.tolist() == pytest.approx([sigmoid(1.5), 0.5], abs=1e-7)
+
+
+def test_tcp_of_zero_is_read_as_the_smallest_normal():
+    # the original: ln 0 = -inf -> h_img = -inf / -inf = NaN; here c_txt = tiny = 2^-126:
+    # (tiny, 0.5): h_txt = ln .5 / (ln 2^-127) = 1/127, h_img = 126/127
+    #   -> w_txt = sigmoid(tiny + 1/127 - 0.5 - 126/127) = sigmoid(-0.5 - 125/127) = 0.184786
+    # (tiny, tiny): the product 2^-252 underflows to 0 -> log -inf -> h = (0, 0) -> w_txt = 0.5
+    conf_txt, conf_img = torch.tensor([0.0, 0.0]), torch.tensor([0.5, 0.0])
+    assert torch.isnan(original_weights(conf_txt, conf_img)[0]).all()
+    h_txt, h_img = holo_confidence(conf_txt, conf_img)
+    assert h_txt.tolist() == pytest.approx([1 / 127, 0.0], abs=1e-7)
+    assert h_img.tolist() == pytest.approx([126 / 127, 0.0], abs=1e-7)
+    w_txt, w_img = fusion_weights(conf_txt, conf_img)
+    assert w_txt.tolist() == pytest.approx([sigmoid(-0.5 - 125 / 127), 0.5], abs=1e-7)
+    assert torch.isfinite(w_img).all()
+
+
+def test_tiny_tcp_by_hand():
+    # (2^-100, 0.5): h_txt = ln .5 / ln 2^-101 = 1/101, h_img = 100/101 -> w_txt = sigmoid(-0.5 - 99/101)
+    # (2^-100, 2^-60): the product 2^-160 underflows to 0 in float32 -> h = (0, 0), as in the original
+    #   -> co-beliefs (2^-100, 2^-60) -> w_txt = 0.5
+    conf_txt, conf_img = torch.tensor([2.0**-100, 2.0**-100]), torch.tensor([0.5, 2.0**-60])
+    h_txt, h_img = holo_confidence(conf_txt, conf_img)
+    assert h_txt.tolist() == pytest.approx([1 / 101, 0.0], abs=1e-7)
+    assert h_img.tolist() == pytest.approx([100 / 101, 0.0], abs=1e-7)
+    w_txt, _ = fusion_weights(conf_txt, conf_img)
+    assert w_txt.tolist() == pytest.approx([sigmoid(-0.5 - 99 / 101), 0.5], abs=1e-7)
+
+
+# predicted TCPs from saturated to zero: 1, the largest float32 below 1, ..., a subnormal, 0
+EDGE_TCPS = [1.0, 1 - 2.0**-24, 0.999999, 0.5, 1e-6, 2.0**-100, 1e-40, 0.0]
+
+
+def test_weights_equal_the_original_wherever_it_is_finite():
+    pairs = torch.tensor([(a, b) for a in EDGE_TCPS for b in EDGE_TCPS])
+    conf_txt, conf_img = pairs[:, 0], pairs[:, 1]
+    torch.manual_seed(0)
+    du_txt, du_img = torch.rand(len(pairs)), torch.rand(len(pairs))
+    rc = relative_calibration(du_txt, du_img)
+    assert all(torch.equal(mine, theirs) for mine, theirs in zip(rc, original_calibration(du_txt, du_img), strict=True))
+    for args in ((), rc):
+        mine, theirs = fusion_weights(conf_txt, conf_img, *args), original_weights(conf_txt, conf_img, *args)
+        finite = torch.isfinite(theirs[0])
+        assert finite.sum() == len(pairs) - 2 * len(EDGE_TCPS) + 1  # NaN exactly where a TCP is 0
+        for w_mine, w_theirs in zip(mine, theirs, strict=True):
+            assert torch.equal(w_mine[finite], w_theirs[finite])
+            assert torch.isfinite(w_mine).all()
+
+
+def test_relative_calibration_is_exact_for_tiny_uniformities():
+    # du (1e-14, 5e-15): text more certain -> rc_img = 5e-15 / 1e-14 = 0.5 (no floor under the denominator)
+    # du (0, 0): the original's 0 / 0 -> both 1;  du (0, 0.25): rc_txt = 0 / 0.25 = 0, rc_img 1
+    # du (0.25, 0.25): not "text more certain" -> rc_txt = 0.25 / 0.25 = 1, rc_img 1
+    du_txt = torch.tensor([1e-14, 0.0, 0.0, 0.25], dtype=torch.float64)
+    du_img = torch.tensor([5e-15, 0.0, 0.25, 0.25], dtype=torch.float64)
+    rc_t, rc_i = relative_calibration(du_txt, du_img)
+    assert rc_t.tolist() == [1.0, 1.0, 0.0, 1.0] and rc_i.tolist() == [0.5, 1.0, 1.0, 1.0]
 
 
 def test_true_class_probability_and_loss_by_hand():

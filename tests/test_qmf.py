@@ -127,6 +127,17 @@ def test_epoch_counter_variant_normalisation():
     assert rank_targets(history, torch.arange(2))[1].tolist() == [-1.0, 1.0]
 
 
+def test_normalisation_keeps_tiny_spans_and_turns_a_zero_one_into_zeros():
+    # history [0, 1e-13, 5e-14]: the span 1e-13 is the original's denominator -> [0, 1, 0.5]
+    tiny = torch.tensor([0.0, 1e-13, 5e-14], dtype=torch.float64)
+    assert normalized_history(tiny, torch.arange(3)).tolist() == pytest.approx([0.0, 1.0, 0.5], rel=1e-12)
+    # all equal (the original's 0 / 0): every normalised value 0, every target 0 (a tie), margins 0
+    flat = torch.full((3,), 2.5, dtype=torch.float64)
+    assert normalized_history(flat, torch.arange(3)).tolist() == [0.0, 0.0, 0.0]
+    _, target, margin = rank_targets(flat, torch.arange(3))
+    assert target.tolist() == [0.0, 0.0, 0.0] and margin.tolist() == [0.0, 0.0, 0.0]
+
+
 def test_default_qmf_state_has_no_counter_and_bad_switch_is_refused():
     model = build_model("qmf", DIMS, 2, settings("qmf", dropout=0.0), n_train=4)
     assert "max_correctness" not in model.state_dict()

@@ -42,8 +42,20 @@ def test_worked_three_class_combination():
 
 
 def test_combination_survives_total_conflict():
+    # float32: S = 1e8 + 2 rounds to 1e8 -> b1 = [1, 0, 0], u1 = 3e-8 (b2 mirrored): C = 1, 1 - C = 0 (the
+    # original's 0 / 0). Its cancellation-free form u1 + u2 - u1 u2 + sum b1 b2 = 6e-8:
+    # b = (b1 u2 + b2 u1) / 6e-8 = [1/2, 1/2, 0], u = 9e-16 / 6e-8 = 1.5e-8, S = 2e8 -> alpha = [1e8 + 1, 1e8 + 1, 1]
     alpha = ds_combine(torch.tensor([[1e8, 1.0, 1.0]]), torch.tensor([[1.0, 1e8, 1.0]]))
-    assert torch.isfinite(alpha).all()
+    assert alpha[0].tolist() == pytest.approx([1e8 + 1, 1e8 + 1, 1.0], rel=1e-6)
+
+
+def test_huge_agreeing_evidence_has_no_floor_under_the_uncertainty():
+    # both views: evidence e = 1e5 on class 0 of K = 3, S = e + K: b = e / S, u = K / S, no conflict (1 - C = 1)
+    # combined: b_0 = (e^2 + 2 e K) / S^2, u = K^2 / S^2 (9e-10, below the former 1e-8 floor), S = S^2 / K
+    #   -> evidence b_0 S = (e^2 + 2 e K) / K = (1e10 + 6e5) / 3
+    view = torch.tensor([[1e5 + 1, 1.0, 1.0]])
+    alpha = ds_combine(view, view)
+    assert alpha[0].tolist() == pytest.approx([(1e10 + 6e5) / 3 + 1, 1.0, 1.0], rel=1e-5)
 
 
 def test_evidential_loss_by_hand():

@@ -22,9 +22,17 @@ code (``latefusion_pdf``) does it.
   (``get_optimizer``) names, ``ConfidNet_txt.0.weight`` and ``ConfidNet_img.1.weight``: the weight
   of the text net's *first* linear layer and of the image net's *second* one.
 
-Guards (the official code has none beyond ``+1e-8``): the predicted TCPs are clamped to
-``[eps, 1 - eps]`` before every log, so ``log(c_txt c_img) < 0`` and each holo-confidence lies in
-(0, 1) with ``h_txt + h_img = 1``; when both uniformities are 0 both calibration ratios are 1.
+Guards: the values are the official code's wherever it is finite; a guard acts only where it would
+be inf or NaN. Holo-confidence is computed as the original writes it, ``log c_img / (log(c_txt c_img)
++ 1e-8)``, so ``h_txt + h_img`` is 1 only up to the ``1e-8``, and a product that underflows to 0
+gives both holo-confidences 0, as there. A predicted TCP of exactly 0 (the sigmoid underflowed)
+would make ``log(c_txt c_img) = -inf`` and the holo-confidence ``-inf / -inf = NaN``: it is read as
+the dtype's smallest normal number instead (``torch.finfo(dtype).tiny``). A TCP of exactly 1 needs
+no guard (its log is 0; the ``1e-8`` keeps the denominator non-zero: in float32 and bfloat16 a log
+of a number below 1 is at most ``-5.9e-8``). Calibration follows the original's branches
+(``du_txt > du_img``: ``rc_img = du_img / du_txt``, else ``rc_txt = du_txt / du_img``); where both
+uniformities are 0 (the original's ``0 / 0``) both ratios are 1.
+
 Deviation: the official code validates (dev accuracy for model selection) without calibration and
 tests with it; here calibration follows ``model.eval()``, so dev selection sees calibrated weights.
 """
@@ -37,7 +45,8 @@ from torch.nn import functional as F
 
 from pdf_core.models.base import LateFusionBase
 
-TCP_EPS = 1e-6
+# the original adds it to the denominator of the holo-confidence
+HOLO_EPS = 1e-8
 
 
 def confidence_net(in_dim: int, hidden: list[int], activation: str) -> nn.Sequential:
@@ -55,12 +64,16 @@ def true_class_prob(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.softmax(logits, dim=1).gather(1, labels.unsqueeze(1)).squeeze(1)
 
 
+def without_zeros(tcp: torch.Tensor) -> torch.Tensor:
+    """``tcp`` with exact zeros (whose log is -inf) replaced by the dtype's smallest normal; all else unchanged."""
+    return torch.where(tcp == 0, torch.finfo(tcp.dtype).tiny, tcp)
+
+
 def holo_confidence(conf_txt: torch.Tensor, conf_img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(h_txt, h_img) = (log c_img, log c_txt) / log(c_txt * c_img), with clamped logs."""
-    log_t = conf_txt.clamp(TCP_EPS, 1 - TCP_EPS).log()
-    log_i = conf_img.clamp(TCP_EPS, 1 - TCP_EPS).log()
-    denom = log_t + log_i  # < 0 strictly, thanks to the clamp
-    return log_i / denom, log_t / denom
+    """(h_txt, h_img) = (log c_img, log c_txt) / (log(c_txt * c_img) + 1e-8), the original's expression."""
+    conf_txt, conf_img = without_zeros(conf_txt), without_zeros(conf_img)
+    denom = torch.log(conf_txt * conf_img) + HOLO_EPS
+    return torch.log(conf_img) / denom, torch.log(conf_txt) / denom
 
 
 def distribution_uniformity(logits: torch.Tensor) -> torch.Tensor:
@@ -71,11 +84,12 @@ def distribution_uniformity(logits: torch.Tensor) -> torch.Tensor:
 
 def relative_calibration(du_txt: torch.Tensor, du_img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Calibration factors (rc_txt, rc_img): 1 for the more certain modality, du_m / du_other for the other."""
-    top = torch.maximum(du_txt, du_img)
-    safe = top.clamp(min=1e-12)
-    both_uniform = top <= 0
-    rc_t = torch.where(both_uniform, torch.ones_like(du_txt), du_txt / safe)
-    rc_i = torch.where(both_uniform, torch.ones_like(du_img), du_img / safe)
+    txt_more_certain = du_txt > du_img
+    both_uniform = (du_txt == 0) & (du_img == 0)
+    one = torch.ones_like(du_txt)
+    # denominators of the branches torch.where does not take may be 0; 1 there keeps every branch finite
+    rc_t = torch.where(txt_more_certain | both_uniform, one, du_txt / torch.where(du_img > 0, du_img, one))
+    rc_i = torch.where(txt_more_certain, du_img / torch.where(du_txt > 0, du_txt, one), one)
     return rc_t, rc_i
 
 

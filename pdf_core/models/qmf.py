@@ -57,14 +57,15 @@ def normalized_history(
     """Min–max normalisation of the cumulative losses of ``index`` over the whole training set.
 
     ``hi`` replaces the observed maximum (the ``max_correctness`` counter of the ``epoch_counter``
-    variant). A denominator below 1e-12 in size becomes 1e-12; a *negative* one (counter below the
-    smallest history, possible with ``epoch_counter``) is kept, flipping every target as that
-    counter line would.
+    variant). Any non-zero denominator is the original's, however small; a *negative* one (counter
+    below the smallest history, possible with ``epoch_counter``) flips every target as that counter
+    line would. A zero one (all histories equal, where the original divides 0 by 0) becomes 1: the
+    normalised values are then the raw differences, 0 under ``observed``.
     """
     lo = history.min()
     hi = history.max() if hi is None else torch.as_tensor(hi, dtype=history.dtype, device=history.device)
     span = hi - lo
-    span = torch.where(span.abs() < 1e-12, torch.full_like(span, 1e-12), span)
+    span = torch.where(span == 0, torch.ones_like(span), span)
     return (history[index] - lo) / span
 
 

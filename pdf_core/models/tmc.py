@@ -16,11 +16,17 @@ of the digamma cross-entropy ``sum_k y_k (psi(S) - psi(alpha_k))`` plus
 ``alpha~ = y + (1 - y) * alpha`` (the evidence of the true class removed). ``epochs_done`` is the
 number of finished epochs, i.e. the official 0-based epoch index during training.
 
-Outputs: ``logits = log(alpha_combined)``. Its argmax is the argmax of ``alpha`` (the official
-prediction), and ``softmax(log alpha) = alpha / S`` is the Dirichlet's expected class probability, so
-NLL and ECE computed from these "logits" are those of TMC's predictive mean. ``txt_logits`` /
-``img_logits`` are the heads' raw outputs (softplus is monotone: their argmax is each opinion's). Fusion weights:
-``weight_txt = 1 - u_txt``, ``weight_img = 1 - u_img`` (the belief mass each modality commits).
+Guards: none that changes a finite result of the original's arithmetic. ``1 - C`` is replaced (by
+its cancellation-free form) only where it rounds to exactly 0; the combined uncertainty has no
+floor (it is 0 only when ``u1 u2`` underflows, i.e. evidence beyond ~1e22, where the combined
+strength is not representable in float32 anyway).
+
+Outputs: ``logits = log(alpha_combined)`` (``alpha >= 1``: ``b * S >= 0``). Its argmax is the
+argmax of ``alpha`` (the official prediction), and ``softmax(log alpha) = alpha / S`` is the
+Dirichlet's expected class probability, so NLL and ECE computed from these "logits" are those of
+TMC's predictive mean. ``txt_logits`` / ``img_logits`` are the heads' raw outputs (softplus is
+monotone: their argmax is each opinion's). Fusion weights: ``weight_txt = 1 - u_txt``,
+``weight_img = 1 - u_img`` (the belief mass each modality commits).
 """
 
 from __future__ import annotations
@@ -29,8 +35,6 @@ import torch
 from torch.nn import functional as F
 
 from pdf_core.models.base import LateFusionBase
-
-EPS = 1e-8
 
 
 def opinion(alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,11 +48,16 @@ def ds_combine(alpha1: torch.Tensor, alpha2: torch.Tensor) -> torch.Tensor:
     n_classes = alpha1.shape[1]
     b1, u1 = opinion(alpha1)
     b2, u2 = opinion(alpha2)
-    conflict = b1.sum(1) * b2.sum(1) - (b1 * b2).sum(1)  # sum over i != j of b1_i b2_j
-    norm = (1 - conflict).clamp(min=EPS).unsqueeze(1)
+    agreement = (b1 * b2).sum(1)
+    conflict = b1.sum(1) * b2.sum(1) - agreement  # sum over i != j of b1_i b2_j
+    norm = 1 - conflict
+    # 1 - C = u1 + u2 - u1 u2 + sum_k b1_k b2_k > 0 exactly (sum b + u = 1); it rounds to 0 when both
+    # uncertainties vanish next to 1 (total conflict of huge evidences), where the original divides 0 by 0:
+    # only there the same quantity in that cancellation-free form
+    norm = torch.where(norm == 0, u1 + u2 - u1 * u2 + agreement, norm).unsqueeze(1)
     b = (b1 * b2 + b1 * u2.unsqueeze(1) + b2 * u1.unsqueeze(1)) / norm
     u = (u1 * u2).unsqueeze(1) / norm
-    return b * (n_classes / u.clamp(min=EPS)) + 1
+    return b * (n_classes / u) + 1
 
 
 def kl_to_uniform(alpha: torch.Tensor) -> torch.Tensor:
@@ -94,7 +103,7 @@ class TMC(LateFusionBase):
         _, u_txt = opinion(txt_alpha)
         _, u_img = opinion(img_alpha)
         return {
-            "logits": alpha.clamp(min=1.0).log(),
+            "logits": alpha.log(),
             "alpha": alpha,
             "txt_logits": txt_logits,
             "img_logits": img_logits,
