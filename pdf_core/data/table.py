@@ -177,8 +177,8 @@ def _image(path: Path, line: int, record: dict, table_folder: str) -> str:
         raise TableError(f"{path}:{line}: column 'image' is empty; give the image path relative to {path.parent}")
     if PurePosixPath(value).is_absolute() or PureWindowsPath(value).drive:
         raise TableError(
-            f"{path}:{line}: column 'image' is the absolute path {value!r}; give it relative to {path.parent} "
-            f"(the data folder is copied and versioned whole, so every image must sit inside it)"
+            f"{path}:{line}: column 'image' is the absolute path {value!r}; give it relative to {path.parent}, "
+            f"with the image inside the data folder (raw_dir), so that the dataset can move as one folder"
         )
     relative = posixpath.normpath(posixpath.join(table_folder, value))
     if relative == ".." or relative.startswith("../"):
