@@ -6,6 +6,7 @@ every error names the offending key so the user knows what to edit.
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import hashlib
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = PROJECT_ROOT / "workflow" / "schemas" / "params.schema.yaml"
+DATASET_REGISTRY = Path(__file__).resolve().parent / "data" / "splits.py"
 
 
 # `parity` switches: `project` keeps the project's behaviour, `original` reproduces the original code's
@@ -63,13 +65,25 @@ def _schema_text() -> str:
     return SCHEMA_PATH.read_text(encoding="utf-8")
 
 
+@functools.cache
+def dataset_kinds() -> list[str]:
+    """The kinds of ``pdf_core.data.splits.DATASET_KINDS``, read from its source: importing that module
+    would make every stage that validates params depend on every dataset module (pdf_core/codedeps.py
+    follows the module names in it)."""
+    for node in ast.parse(DATASET_REGISTRY.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "DATASET_KINDS" for t in node.targets):
+            return list(ast.literal_eval(node.value))
+    raise ValueError(f"{DATASET_REGISTRY}: DATASET_KINDS must be a plain dict literal")
+
+
 def load_schema() -> dict:
-    """The schema of params.yaml, with the models (names and each one's own keys) and the noise types and
-    modes filled in from their registries."""
+    """The schema of params.yaml, with the models (names and each one's own keys), the noise types and
+    modes, and the dataset kinds filled in from their registries."""
     schema = yaml.safe_load(_schema_text())
     defs = schema["$defs"]
     defs["noiseType"]["enum"] = list(NOISE_TYPE_NAMES)
     defs["noiseMode"]["enum"] = list(NOISE_MODES)
+    defs["datasetKind"]["enum"] = dataset_kinds()
     defs["modelName"]["enum"] = model_names()
     defs["modelOverrides"]["properties"] = {
         name: {

@@ -1,6 +1,7 @@
 """The features stage: image validation and policies, the uint8 store, token ids, data report."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from pdf_core.features.encoders import load_tokenizer, tokenize
 from pdf_core.features.images import (
     ImageError,
     ImageReport,
+    UnusableImage,
     build_image_store,
     center_offset,
     load_image,
@@ -84,7 +86,9 @@ def test_error_policy_names_row_file_and_fix(tmp_path):
     with pytest.raises(ImageError) as err:
         build_image_store(rows, tmp_path, tmp_path / "store.npy", 16, "error", "test.jsonl")
     msg = str(err.value)
-    assert "row 4" in msg and "empty.jpg" in msg and "zero_bytes" in msg and "image_policy" in msg
+    # the split file and its line (1-based: the fifth row), the id, the path, the problem and the fix
+    assert "test.jsonl:5 (id 'empty')" in msg and str(tmp_path / "data" / "empty.jpg") in msg
+    assert "zero_bytes" in msg and "image_policy" in msg
     assert not (tmp_path / "store.npy").exists()
     assert not list(tmp_path.glob(".store.npy*"))  # no temp file left behind
 
@@ -112,15 +116,15 @@ def test_label_outside_training_set_is_refused(tmp_path):
     write_jsonl(splits / "train.jsonl", rows)
     write_jsonl(splits / "dev.jsonl", rows)
     write_jsonl(splits / "test.jsonl", [dict(rows[0], label="zebra")])
-    with pytest.raises(ValueError, match="test.jsonl row 0 .*'zebra' is not in the training label set"):
+    with pytest.raises(ValueError, match=r"test.jsonl:1 \(id 'ok'\): label 'zebra' is not in the training label set"):
         build_features(splits, raw, tmp_path / "feat", MINILM, 16, "drop")
 
 
 @pytest.mark.reliability
-def test_load_image_missing_counts(tmp_path):
-    report = ImageReport()
-    assert load_image(tmp_path / "nope.jpg", 8, report) is None
-    assert report.problems["missing"] == 1
+def test_load_image_names_the_problem(tmp_path):
+    with pytest.raises(UnusableImage) as err:
+        load_image(tmp_path / "nope.jpg", 8, ImageReport())
+    assert err.value.problem == "missing"
 
 
 # bert-base-uncased wordpiece ids (MiniLM's vocabulary): [CLS] 101, [SEP] 102, [PAD] 0, hello 7592, world 2088,
@@ -161,3 +165,124 @@ def test_features_stage_tokenizes_in_the_configured_layout(tmp_path):
     for layout, expected in (("project", [101, 3793, 7929, 102, 0]), ("original", [101, 3793, 7929, 0, 0])):
         build_features(splits, raw, tmp_path / layout, dict(MINILM, max_length=5, token_layout=layout), 16, "error")
         assert load_split(tmp_path / layout, "test")["tokens"]["input_ids"][0].tolist() == expected
+
+
+def _huge_png(path, width, height):
+    """A valid 1-bit greyscale PNG of width x height, all black, written row by row: it compresses to a few
+    KiB on disk and is never held whole in memory."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte 0, then the packed bits
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # bit depth 1, greyscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def _splits_with_a_huge_image(root):
+    """Splits whose test rows are ok.jpg and a 20000 x 20000 PNG named huge.jpg (400 M pixels: over PIL's limit)."""
+    raw = root / "raw"
+    (raw / "data").mkdir(parents=True)
+    Image.new("RGB", (20, 20), (200, 10, 10)).save(raw / "data" / "ok.jpg")
+    _huge_png(raw / "data" / "huge.jpg", 20000, 20000)
+    ok = {"id": "ok", "label": "a", "text": "ok", "img": "data/ok.jpg"}
+    huge = {"id": "huge", "label": "a", "text": "huge", "img": "data/huge.jpg"}
+    splits = root / "splits"
+    write_jsonl(splits / "train.jsonl", [ok])
+    write_jsonl(splits / "dev.jsonl", [ok])
+    write_jsonl(splits / "test.jsonl", [ok, huge])
+    return raw, splits
+
+
+@pytest.mark.reliability
+def test_an_oversized_image_is_unusable_under_every_policy(tmp_path, caplog):
+    raw, splits = _splits_with_a_huge_image(tmp_path)
+    assert (raw / "data" / "huge.jpg").stat().st_size < 1_000_000
+    where = f"{splits / 'test'}.jsonl:2 (id 'huge'): image {raw / 'data' / 'huge.jpg'} is unusable (too_large"
+
+    with caplog.at_level("WARNING", logger="pdf_core.features.images"):
+        report = build_features(splits, raw, tmp_path / "feat", MINILM, 16, "placeholder")
+    images = report["splits"]["test"]["images"]
+    assert images["problems"] == {"too_large": 1} and images["placeholders"] == 1
+    assert images["placeholder_ids"] == ["huge"]
+    assert where in caplog.text and "400000000 pixels" in caplog.text and "grey placeholder stored" in caplog.text
+    stored = load_split(tmp_path / "feat", "test")
+    assert stored["ids"] == ["ok", "huge"] and (stored["images"][1] == 128).all()
+    assert json.loads((tmp_path / "feat" / "data_report.json").read_text())["splits"]["test"]["images"] == images
+
+    report = build_features(splits, raw, tmp_path / "dropped", MINILM, 16, "drop")
+    assert report["splits"]["test"]["images"]["dropped_ids"] == ["huge"]
+    assert load_split(tmp_path / "dropped", "test")["ids"] == ["ok"]
+
+    with pytest.raises(ImageError) as err:
+        build_features(splits, raw, tmp_path / "stopped", MINILM, 16, "error")
+    assert where in str(err.value) and "features.image_policy" in str(err.value)
+    assert not (tmp_path / "stopped" / "test").exists() and not (tmp_path / "stopped" / "data_report.json").exists()
+
+
+# The peak resident memory (KiB) a fresh interpreter adds while it decodes one image. Linux's VmHWM, not
+# getrusage's ru_maxrss: a child inherits its parent's ru_maxrss across exec (here pytest's, far higher).
+_PEAK_DELTA = """
+import re, sys
+from pathlib import Path
+from PIL import Image
+from pdf_core.features.images import ImageReport, load_image
+
+def peak_kib():
+    return int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
+
+path, how = Path(sys.argv[1]), sys.argv[2]
+before = peak_kib()
+if how == "store":
+    load_image(path, 16, ImageReport())
+else:
+    Image.open(path).load()
+print(peak_kib() - before)
+"""
+
+
+@pytest.fixture(scope="module")
+def big_jpeg(tmp_path_factory):
+    """A legal 5000 x 4000 JPEG (20 M pixels, 57 MiB decoded as RGB): a horizontal grey ramp."""
+    path = tmp_path_factory.mktemp("big") / "big.jpg"
+    ramp = Image.linear_gradient("L").rotate(90).resize((5000, 4000), Image.BILINEAR)
+    Image.merge("RGB", (ramp, ramp, ramp)).save(path, quality=90)
+    return path
+
+
+@pytest.mark.reliability
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak memory from Linux's /proc")
+def test_a_big_jpeg_decodes_in_bounded_memory(big_jpeg, cli_env):
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    env = dict(cli_env, PYTHONPATH=str(PROJECT_ROOT))
+
+    def peak_delta_mib(how):
+        out = subprocess.run(
+            [sys.executable, "-c", _PEAK_DELTA, str(big_jpeg), how], env=env, capture_output=True, text=True, check=True
+        )
+        return int(out.stdout) / 1024
+
+    full = 5000 * 4000 * 3 / 2**20  # 57.2 MiB
+    assert peak_delta_mib("full") > 0.8 * full  # the measurement sees a whole decode
+    assert peak_delta_mib("store") < 12  # drafted at 1/8: 625 x 500, 0.9 MiB
+
+
+def test_a_drafted_jpeg_keeps_its_full_size_geometry_and_content(big_jpeg):
+    from pdf_core.features.images import DRAFT_ABOVE_PIXELS
+
+    assert 5000 * 4000 > DRAFT_ABOVE_PIXELS
+    stored, hw = load_image(big_jpeg, 16, ImageReport())
+    # Resize(16) of the file's 5000 x 4000, not of the drafted 625 x 500: int(16 * 5000 / 4000) = 20
+    assert hw == (16, 20) and stored.shape == (16, 16, 3)
+    with Image.open(big_jpeg) as img:
+        whole, _ = resize_center_square(img.convert("RGB"), 16)
+    assert np.abs(stored.astype(int) - whole.astype(int)).max() <= 4  # the same ramp within a few grey levels
+    assert stored[0, -1, 0] - stored[0, 0, 0] > 10  # and a ramp, not a flat image

@@ -16,13 +16,24 @@ from pdf_core.paths import SPLITS
 
 log = logging.getLogger(__name__)
 
-# The registry of dataset kinds: kind -> module with build_splits(raw_dir, options) and, for real
-# data, resolve_root(raw_dir). The schema's `datasets.*.kind` enum must list the same kinds (a test ties them).
+# The registry of dataset kinds: kind -> module with build_splits(raw_dir, options) and, for real data,
+# resolve_root(raw_dir). A kind is declared here once, as a plain literal: the schema's `datasets.*.kind` enum
+# is read from it (pdf_core.config.dataset_kinds), and its module names make the code dependency scan
+# (pdf_core/codedeps.py) count each dataset module as code of the stages that import this one.
 DATASET_KINDS = {
     "synthetic": "pdf_core.data.synthetic",
     "mvsa_single": "pdf_core.data.mvsa",
     "food101": "pdf_core.data.food101",
+    "table": "pdf_core.data.table",
 }
+
+
+class Splits(dict):
+    """``{"train": rows, "dev": rows, "test": rows}`` plus a ``report`` dict attribute."""
+
+    def __init__(self, splits: dict[str, list[dict]], report: dict) -> None:
+        super().__init__(splits)
+        self.report = report
 
 
 def existing_root(kind: str, raw_dir: str | Path) -> Path | None:

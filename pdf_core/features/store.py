@@ -45,7 +45,7 @@ def build_features(
         for i, row in enumerate(rows):
             if row["label"] not in class_ids:
                 raise ValueError(
-                    f"{where} row {i} (id {row['id']!r}): label {row['label']!r} is not in the training "
+                    f"{where}:{i + 1} (id {row['id']!r}): label {row['label']!r} is not in the training "
                     f"label set {classes}; fix the split or rebuild it"
                 )
         kept, image_report = build_image_store(
