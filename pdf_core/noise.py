@@ -3,36 +3,14 @@
 Images are uint8 arrays H x W x 3: the stored square after Resize(image_size) (the paper adds noise
 after Resize(256) and before CenterCrop(224)). Texts are plain strings.
 
-=====================  ==========================================  ===========================================
-                       ``paper`` (original code, replayed)          ``corrected``
-=====================  ==========================================  ===========================================
-which samples          the original's draws, replayed in its        p = 0.5 per image (salt & pepper:
-                       DataLoader order (pdf_core.noise_replay):    0.5 * e / 10) and 0.5 per text, decided
-                       text flags and image flags come out of the   up front from the eval seed
-                       original's generators, so under Gaussian
-                       noise the text flags depend on the sizes of
-                       the previous noised images
-Gaussian, level e      N(0, (10e)^2) per pixel of the h x w image   independent noise per image from
-                       after Resize, same on all channels; RNG      (eval_seed, sample index); rounded and
-                       re-seeded to 0 on every call, so every       clipped to [0, 255] on both sides
-                       image of one size gets the SAME pattern;
-                       > 255 clipped, < 0 WRAPS (uint8 cast)
-Salt & pepper, e       10 % of pixels set to 0 / 255, the mask      same, noise seeded per image
-                       drawn where the original drew it
-Text, e > 0            each single-space piece -> "_" with prob     each whitespace word -> "_" with prob
-                       0.1 * e, on the original's stream            0.1 * e, seeded per sample
-=====================  ==========================================  ===========================================
+The two modes side by side, and why there are two: docs/fidelity.md, "Test-time noise".
 
 Beside the paper's two types, the wider suite (missing modality, ImageNet-C style image families, text
 typos / dropout / swaps; :mod:`pdf_core.corruptions`) runs in ``corrected`` mode only. The types are
 declared in :mod:`pdf_core.noise_types` (what each corrupts, how often, in which modes) and
 implemented here; docs/noise.md describes every one of them level by level.
 
-Why two modes: ``paper`` reproduces the published protocol, including the original code's defects
-(one fixed Gaussian pattern per image size, wrap-around of negative pixel values, text masking
-coupled to the previous image's noise through numpy's global generator). ``corrected`` removes them
-and makes noise a pure function of (condition, sample index), so evaluation can be chunked or
-parallelised freely. In both modes any chunking gives the same result.
+In both modes any chunking gives the same result.
 """
 
 from __future__ import annotations

@@ -26,8 +26,10 @@ def outputs(params: dict, dataset: str, model: str | None = None) -> list:
 
 def add_arguments(parser) -> None:
     add_dataset_argument(parser)
+    from pdf_core.noise_types import NOISE_TYPE_NAMES
+
     parser.add_argument(
-        "--noise-type", help="encode the noisy test conditions of this type (a key of pdf_core.noise.NOISE_TYPES)"
+        "--noise-type", choices=NOISE_TYPE_NAMES, help="encode the noisy test conditions of this type (docs/noise.md)"
     )
 
 

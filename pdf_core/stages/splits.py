@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 from pdf_core import paths
 from pdf_core.stages import add_dataset_argument, dataset_block
 
@@ -12,7 +15,11 @@ UPSTREAM = ("raw_data",)
 
 def reads(params: dict, dataset: str, model: str | None = None) -> dict:
     ds = params["datasets"][dataset]
-    return {"kind": ds["kind"], "raw_dir": ds["raw_dir"], "split": ds["split"]}
+    settings = {"kind": ds["kind"], "raw_dir": ds["raw_dir"], "split": ds["split"]}
+    if ds["kind"] == "table":  # the user's own table decides the splits: an edit of it reruns them
+        table = Path(ds["raw_dir"]) / ds["split"]["file"]
+        settings["table_sha256"] = hashlib.sha256(table.read_bytes()).hexdigest() if table.is_file() else None
+    return settings
 
 
 def outputs(params: dict, dataset: str, model: str | None = None) -> list:

@@ -22,6 +22,9 @@ rule aggregate:
         plot=report(RESULT["plot"], category="Figures", labels={"figure": "accuracy vs noise"}),
         fusion_weights=report(RESULT["fusion_weights"], category="Figures", labels={"figure": "fusion weights"}),
         reliability=report(RESULT["reliability"], category="Figures", labels={"figure": "reliability diagrams"}),
+        weight_auroc=report(
+            RESULT["weight_auroc"], category="Figures", labels={"figure": "fusion-weight AUROC vs noise"}
+        ),
     log:
         "logs/aggregate.log",
     benchmark:
