@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The one-command GPU measurement (issue 13): training/evaluation throughput at paper size, original
+# The one-command GPU measurement: training/evaluation throughput at paper size, original
 # recipe against the project's fast path, plus a short paper-recipe run through the real trainer.
 #
-#   bench/device_check.sh OUTDIR          # on a machine with a CUDA GPU (about 5-7 minutes on one H100)
+#   bench/device_check.sh OUTDIR          # on a machine with a CUDA GPU (about 4 1/2 minutes on one H200, 2026-11-27)
 #   bench/device_check.sh OUTDIR --cpu    # tiny shapes on the CPU: the same steps end to end (about 1 minute)
 #
 # Writes OUTDIR/device_check.json (everything measured, merged) and OUTDIR/device_check.log.

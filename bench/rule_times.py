@@ -4,8 +4,8 @@
 
 Sums wall seconds (`s`) and CPU seconds (`cpu_time`) over each rule's jobs under
 `PROJECT_DIR/benchmarks/`; train and evaluate are split into each model that runs BERT inside
-(`ENCODER_INSIDE` in its module: MMBT, which dominates them on a CPU) and the rest. README
-"Performance" quotes its output.
+(`ENCODER_INSIDE` in its module: MMBT, which dominates them on a CPU) and the rest. bench/README.md
+quotes its output.
 """
 
 from __future__ import annotations

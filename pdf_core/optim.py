@@ -1,4 +1,4 @@
-"""Optimizers and learning-rate schedules (``train.optimizer``, ``warmup``, ``weight_decay``; README "Training").
+"""Optimizers and learning-rate schedules (``train.optimizer``, ``warmup``, ``weight_decay``; docs/training.md).
 
 * ``adam``: ``torch.optim.Adam`` at a constant lr (the original code's optimizer for every model but
   ``bert``, ``concatbert`` and ``mmbt``).

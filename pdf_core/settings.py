@@ -34,7 +34,7 @@ _JSON_TYPES = {"number": float, "integer": int, "boolean": bool, "array": list, 
 
 @dataclasses.dataclass(frozen=True)
 class RunSettings:
-    """The ``train`` keys (params.yaml, README "Parameters"), typed."""
+    """The ``train`` keys (params.yaml, docs/configuration.md), typed."""
 
     mode: str
     device: str

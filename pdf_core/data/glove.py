@@ -64,7 +64,7 @@ def _text_file_vectors(path: Path, wanted: set[str]) -> tuple[dict[str, np.ndarr
     if not path.exists():
         raise FileNotFoundError(
             f"{path}: GloVe file not found; download it with `python -m pdf_core download "
-            f"--glove <name>` or place it there by hand (README: GloVe)"
+            f"--glove <name>` or place it there by hand (docs/datasets.md)"
         )
     wanted_bytes = {w.encode("utf-8") for w in wanted}
     found: dict[str, np.ndarray] = {}
