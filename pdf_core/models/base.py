@@ -2,7 +2,7 @@
 
 A model consumes a *feature dict* — ``txt`` [B, Dt] (pooled text encoder output), ``img``
 [B, R, Di] (image regions), ``bow`` [B, Dg] (GloVe bag of words) — produced either from frozen
-caches or by trainable encoders (:mod:`pdf_core.models.encoders`). It returns a dict with at least
+caches or by trainable encoders (:mod:`pdf_core.features.encoders`). It returns a dict with at least
 ``logits``; dynamic-fusion models add per-sample ``weight_txt`` / ``weight_img``.
 """
 
