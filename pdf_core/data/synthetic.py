@@ -4,10 +4,19 @@ Each class has a shape and colour (image) and a set of keywords (text). Every sa
 *quality* per modality, so some samples carry a misleading or empty image, others a misleading or
 keyword-free text — the setting in which a quality-aware fusion should beat a static one.
 
+On top of that content, a share of the samples is *corrupted* in capture, in every split: an image
+gets Gaussian pixel noise of a per-sample strength, a text has a per-sample share of its words made
+unreadable (``_``, the test protocol's mask). The noise is of the same family as the test-time
+protocol's (pdf_core.noise), so the training set holds samples of every quality between clean and
+ruined — what the dynamic-fusion papers assume a confidence can learn from (docs/default_claim.md).
+Corruption draws come from their own generator: with corruption off, or on, the content of each
+sample (class shown, shape, position, words) is the same for a given seed.
+
 The output uses the raw layout of a real dataset so the real split and feature code runs on it::
 
     <raw_dir>/labels.tsv           id<TAB>label (header line), one row per sample
-    <raw_dir>/sample_quality.tsv   id<TAB>image_quality<TAB>text_quality (for analysis only)
+    <raw_dir>/sample_quality.tsv   id, image_quality, text_quality, image_noise_std, text_mask_rate
+                                   (tab-separated, for analysis only; 0 = not corrupted)
     <raw_dir>/data/<id>.txt        the text
     <raw_dir>/data/<id>.jpg        the image
 """
@@ -23,6 +32,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from tqdm import tqdm
+
+from pdf_core.noise import gaussian_image_corrected, mask_text
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +82,7 @@ DISTRACTORS = [
 QUALITY_LEVELS = ("good", "weak", "misleading", "empty")
 IMAGE_QUALITY_P = (0.6, 0.15, 0.15, 0.10)
 TEXT_QUALITY_P = (0.6, 0.15, 0.15, 0.10)
+_CORRUPTION_STREAM = 1  # the corruption generator's key beside the seed (content keeps the bare seed's stream)
 
 
 def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
@@ -174,30 +186,78 @@ def _content_class(rng: np.random.Generator, label: int, quality: str, n_classes
     return label
 
 
-def generate(raw_dir: str | Path, seed: int, n_samples: int, n_classes: int, image_size: int) -> Path:
-    """Write the synthetic dataset to ``raw_dir`` (atomically: built in a temp dir, then renamed)."""
+def _check_corruption(image_noise_p, image_noise_std_max, text_mask_p, text_mask_rate_max) -> None:
+    for key, value, top in (
+        ("image_noise_p", image_noise_p, 1.0),
+        ("image_noise_std_max", image_noise_std_max, math.inf),
+        ("text_mask_p", text_mask_p, 1.0),
+        ("text_mask_rate_max", text_mask_rate_max, 1.0),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= top:
+            bound = "a number >= 0" if top == math.inf else f"a number in [0, {top:g}]"
+            raise ValueError(f"datasets.<synthetic>.generate.{key} must be {bound}, got {value!r}")
+
+
+def corruption_strength(rng: np.random.Generator, p: float, top: float) -> float:
+    """0 with probability 1 - p, else uniform in (0, top]: one draw pair per sample, used or not."""
+    hit, u = rng.random(2)
+    return float(top * (1.0 - u)) if hit < p else 0.0
+
+
+def corrupt_image(image: Image.Image, noise_std: float, rng: np.random.Generator) -> Image.Image:
+    """Gaussian pixel noise of std ``noise_std`` (0-255 units, same on all channels), clipped; 0 leaves it."""
+    if noise_std == 0:
+        return image
+    # the corrected protocol's Gaussian noise, whose level e has std 10 e
+    return Image.fromarray(gaussian_image_corrected(np.asarray(image), noise_std / 10.0, rng))
+
+
+def generate(
+    raw_dir: str | Path,
+    seed: int,
+    n_samples: int,
+    n_classes: int,
+    image_size: int,
+    image_noise_p: float = 0.0,
+    image_noise_std_max: float = 0.0,
+    text_mask_p: float = 0.0,
+    text_mask_rate_max: float = 0.0,
+) -> Path:
+    """Write the synthetic dataset to ``raw_dir`` (atomically: built in a temp dir, then renamed).
+
+    Corruption (0 = off): with probability ``image_noise_p`` an image gets pixel noise of std uniform in
+    (0, ``image_noise_std_max``]; with probability ``text_mask_p`` each word of a text is masked with a
+    probability uniform in (0, ``text_mask_rate_max``] drawn for that text.
+    """
     raw_dir = Path(raw_dir)
     if n_classes > len(CLASSES):
         raise ValueError(f"n_classes={n_classes}: the synthetic generator defines {len(CLASSES)} classes at most")
+    _check_corruption(image_noise_p, image_noise_std_max, text_mask_p, text_mask_rate_max)
     rng = np.random.default_rng(seed)
+    corruption_rng = np.random.default_rng([seed, _CORRUPTION_STREAM])
     raw_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{raw_dir.name}.", dir=raw_dir.parent))
     try:
         (tmp / "data").mkdir()
-        labels, qualities = ["id\tlabel"], ["id\timage_quality\ttext_quality"]
+        labels = ["id\tlabel"]
+        qualities = ["id\timage_quality\ttext_quality\timage_noise_std\ttext_mask_rate"]
         for i in tqdm(range(n_samples), desc="synthetic samples", unit="sample", mininterval=2):
             sample_id = f"{i:05d}"
             label = i % n_classes  # balanced classes
             q_img = QUALITY_LEVELS[rng.choice(4, p=IMAGE_QUALITY_P)]
             q_txt = QUALITY_LEVELS[rng.choice(4, p=TEXT_QUALITY_P)]
             if q_img != "good" and q_txt != "good":
-                q_txt = "good"  # keep every sample solvable from at least one modality
+                q_txt = "good"  # keep every sample solvable from at least one modality's content
             img = _draw_image(rng, image_size, _content_class(rng, label, q_img, n_classes), faint=q_img == "weak")
-            img.save(tmp / "data" / f"{sample_id}.jpg", quality=90)
+            noise_std = corruption_strength(corruption_rng, image_noise_p, image_noise_std_max)
+            corrupt_image(img, noise_std, corruption_rng).save(tmp / "data" / f"{sample_id}.jpg", quality=90)
             text = _make_text(rng, _content_class(rng, label, q_txt, n_classes), weak=q_txt == "weak")
+            mask_rate = corruption_strength(corruption_rng, text_mask_p, text_mask_rate_max)
+            if mask_rate > 0:
+                text = mask_text(text, mask_rate, corruption_rng)
             (tmp / "data" / f"{sample_id}.txt").write_text(text + "\n", encoding="utf-8")
             labels.append(f"{sample_id}\t{CLASSES[label][0]}")
-            qualities.append(f"{sample_id}\t{q_img}\t{q_txt}")
+            qualities.append(f"{sample_id}\t{q_img}\t{q_txt}\t{noise_std:.3f}\t{mask_rate:.4f}")
         (tmp / "labels.tsv").write_text("\n".join(labels) + "\n", encoding="utf-8")
         (tmp / "sample_quality.tsv").write_text("\n".join(qualities) + "\n", encoding="utf-8")
         if raw_dir.exists():
