@@ -82,7 +82,7 @@ def collect(project: Path, split: str, modes: list[str], level: float) -> dict:
 
     from pdf_core import paths
     from pdf_core.config import dataset_config, load_params
-    from pdf_core.evaluate import _load_run
+    from pdf_core.evaluate import load_run
     from pdf_core.features.frozen import FrozenEncoders
     from pdf_core.features.store import load_split
     from pdf_core.inputs import SplitInputs, frozen_inputs
@@ -116,7 +116,7 @@ def collect(project: Path, split: str, modes: list[str], level: float) -> dict:
         hp = run_settings(params, model_name, dataset)
         for seed in grid["seeds"]:
             ckpt = paths.run_dir(dataset, model_name, seed) / "model.pt"
-            model, *_ = _load_run(ckpt, hp, ds, params["features"], train_inputs, device)
+            model, *_ = load_run(ckpt, hp, ds, params["features"], train_inputs, device)
             for key, inputs in conditions.items():
                 out["preds"][model_name][key, seed] = predict(model, inputs, device)
     out["seeds"] = grid["seeds"]

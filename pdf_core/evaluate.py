@@ -101,7 +101,7 @@ def condition_metrics(pred: dict[str, np.ndarray], inputs: SplitInputs, n_classe
     return out
 
 
-def _load_run(checkpoint: Path, hp: RunSettings, ds: dict, features_cfg: dict, train_inputs: SplitInputs, device):
+def load_run(checkpoint: Path, hp: RunSettings, ds: dict, features_cfg: dict, train_inputs: SplitInputs, device):
     """The trained model of one run, refused when its checkpoint was made with other settings; its name, class
     count and the epoch dev selection kept."""
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -140,7 +140,7 @@ def evaluate_runs(
     device = pick_device(hp.device)
     runs = []
     for ckpt in checkpoints:
-        model, model_name, n_classes, epoch = _load_run(ckpt, hp, ds, features_cfg, train_inputs, device)
+        model, model_name, n_classes, epoch = load_run(ckpt, hp, ds, features_cfg, train_inputs, device)
         fit = _fit(model, train_inputs, device, hp.precision, epoch)
         runs.append((ckpt.parent, model, model_name, n_classes, fit))
     for run_dir, *_ in runs:
