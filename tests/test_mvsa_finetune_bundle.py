@@ -11,12 +11,14 @@ import sys
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from pdf_core import paths
 from pdf_core.config import dataset_config, load_params
 from pdf_core.features.encoders import load_tokenizer, text_model, tokenize
 from pdf_core.io_utils import read_json, read_jsonl, write_json, write_jsonl
 from pdf_core.noise import NoiseCondition, TestNoiser
+from pdf_core.settings import run_settings
 from tests.conftest import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
@@ -31,6 +33,8 @@ TEXTS = [
     "Flood warning issued for the valley tonight",
 ]
 STORE = 64  # store size of the little image store
+# the bundle's default settings, and the little store's size over them
+CONFIGS = (*bundle_tool.DEFAULT_CONFIGFILES, "tiny.yaml")
 
 
 def _features(root, rng):
@@ -59,23 +63,22 @@ def _features(root, rng):
 @pytest.fixture
 def checkout(tmp_path, monkeypatch):
     """A checkout's root with the preset's features of a tiny MVSA-Single."""
-    for name in ("params.yaml", "configs/mvsa_finetune.yaml"):
+    for name in ("params.yaml", *bundle_tool.DEFAULT_CONFIGFILES):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(PROJECT_ROOT / name, tmp_path / name)
+    (tmp_path / "tiny.yaml").write_text(f"features: {{image_size: {STORE}, crop_size: {STORE - 8}}}\n")
     _features(tmp_path, np.random.default_rng(0))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
 def _spec():
-    return dataset_config(load_params("params.yaml", ("configs/mvsa_finetune.yaml",)), "mvsa_single")[
-        "text_encoder_spec"
-    ]
+    return dataset_config(load_params("params.yaml", CONFIGS), "mvsa_single")["text_encoder_spec"]
 
 
 def test_cut_vocabulary_tokenizes_every_text_and_masked_text_to_the_same_pieces(checkout):
     bundle = checkout / "bundle"
-    manifest = bundle_tool.build(bundle, "mvsa_single", ("configs/mvsa_finetune.yaml",), max_mib=60)
+    manifest = bundle_tool.build(bundle, "mvsa_single", CONFIGS, max_mib=60)
     spec, cut_spec = _spec(), dict(_spec(), source=str(bundle / "text_encoder"))
     full, cut = load_tokenizer(spec), load_tokenizer(cut_spec)
     assert manifest["text_encoder"]["kept_rows"] == len(cut.get_vocab()) < manifest["text_encoder"]["vocab_rows"]
@@ -96,7 +99,7 @@ def test_cut_vocabulary_tokenizes_every_text_and_masked_text_to_the_same_pieces(
 
 def test_cut_text_encoder_computes_what_the_fp16_rounded_original_does(checkout):
     bundle = checkout / "bundle"
-    bundle_tool.build(bundle, "mvsa_single", ("configs/mvsa_finetune.yaml",), max_mib=60)
+    bundle_tool.build(bundle, "mvsa_single", CONFIGS, max_mib=60)
     spec = _spec()
     cut_spec = dict(spec, source=str(bundle / "text_encoder"))
     # the reference: the full model with its weights rounded to fp16 as the bundle stores them
@@ -116,7 +119,7 @@ def test_cut_text_encoder_computes_what_the_fp16_rounded_original_does(checkout)
 
 def test_unpack_restores_the_store_within_jpeg_error_and_everything_else_exactly(checkout, tmp_path_factory):
     bundle = checkout / "bundle"
-    manifest = bundle_tool.build(bundle, "mvsa_single", ("configs/mvsa_finetune.yaml",), max_mib=60)
+    manifest = bundle_tool.build(bundle, "mvsa_single", CONFIGS, max_mib=60)
     assert manifest["jpeg_quality"] == bundle_tool.QUALITIES[0] and manifest["store_size"] == STORE
     assert bundle_tool.tree_bytes(bundle) <= 60 * bundle_tool.MIB
     original = checkout / "data"
@@ -142,7 +145,7 @@ def test_unpack_restores_the_store_within_jpeg_error_and_everything_else_exactly
 
 
 def test_a_tight_limit_lowers_the_quality_and_an_impossible_one_fails_clearly(checkout):
-    roomy = bundle_tool.build(checkout / "roomy", "mvsa_single", ("configs/mvsa_finetune.yaml",), max_mib=60)
+    roomy = bundle_tool.build(checkout / "roomy", "mvsa_single", CONFIGS, max_mib=60)
     rest = roomy["mib"]["rest"]
     # room for the images at the lowest quality only
     lowest = sum(
@@ -153,12 +156,28 @@ def test_a_tight_limit_lowers_the_quality_and_an_impossible_one_fails_clearly(ch
     tight = bundle_tool.build(
         checkout / "tight",
         "mvsa_single",
-        ("configs/mvsa_finetune.yaml",),
+        CONFIGS,
         max_mib=rest + (lowest + 16) / bundle_tool.MIB,
     )
     assert tight["jpeg_quality"] == bundle_tool.QUALITIES[-1] < roomy["jpeg_quality"]
     with pytest.raises(ValueError, match="do not fit in --max-mib"):
-        bundle_tool.build(checkout / "none", "mvsa_single", ("configs/mvsa_finetune.yaml",), max_mib=rest)
+        bundle_tool.build(checkout / "none", "mvsa_single", CONFIGS, max_mib=rest)
     assert not (checkout / "none").exists() and not (checkout / "none.partial").exists()
     with pytest.raises(FileExistsError, match="roomy exists"):
-        bundle_tool.build(checkout / "roomy", "mvsa_single", ("configs/mvsa_finetune.yaml",), max_mib=60)
+        bundle_tool.build(checkout / "roomy", "mvsa_single", CONFIGS, max_mib=60)
+
+
+def test_bundle_settings_are_the_gpu_fast_path_at_the_recipes_effective_batch(checkout):
+    bundle_tool.build(checkout / "bundle", "mvsa_single", CONFIGS, max_mib=60)
+    params = yaml.safe_load((checkout / "bundle" / "params.yaml").read_text())
+    assert params == load_params("params.yaml", CONFIGS)
+    recipe = load_params("params.yaml", ("configs/mvsa_finetune.yaml",))
+    for model in params["grid"]["models"]:
+        fast, slow = run_settings(params, model, "mvsa_single"), run_settings(recipe, model, "mvsa_single")
+        assert fast.precision == "bf16" and slow.precision == "fp32"
+        assert fast.micro_batch * fast.grad_accum == slow.micro_batch * slow.grad_accum, model
+        assert (fast.lr, fast.max_epochs, fast.optimizer) == (slow.lr, slow.max_epochs, slow.optimizer), model
+    # a store of another size than the settings' is refused, and nothing is left behind
+    with pytest.raises(ValueError, match="64-pixel images, the settings say features.image_size 256"):
+        bundle_tool.build(checkout / "other", "mvsa_single", bundle_tool.DEFAULT_CONFIGFILES, max_mib=60)
+    assert not (checkout / "other").exists() and not (checkout / "other.partial").exists()
