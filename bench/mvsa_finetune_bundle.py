@@ -38,6 +38,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import safetensors.torch
 import torch
 import yaml
 from PIL import Image
@@ -87,7 +88,11 @@ def cut_text_encoder(spec: dict, texts: list[str], out_dir: Path) -> dict:
     rows = model.get_input_embeddings().weight.data[torch.tensor(kept_ids)]
     model.resize_token_embeddings(len(kept_ids))
     model.get_input_embeddings().weight.data.copy_(rows)
-    model.half().save_pretrained(out_dir, safe_serialization=True)
+    # saved in fp32 (so its config loads it as fp32, the dtype training needs), then the tensors in fp16
+    model.save_pretrained(out_dir, safe_serialization=True)
+    (weights,) = out_dir.glob("*.safetensors")
+    half = {k: v.half() if v.is_floating_point() else v for k, v in safetensors.torch.load_file(weights).items()}
+    safetensors.torch.save_file(half, weights, metadata={"format": "pt"})
     return {"source": spec["source"], "vocab_rows": len(vocab), "kept_rows": len(kept_ids)}
 
 

@@ -1,11 +1,14 @@
-"""bench/mvsa_finetune_bundle.py: the GPU bundle keeps what the runs read, within its size limit.
+"""bench/mvsa_finetune_bundle.py and the GPU steps: the bundle keeps what the runs read, within its size
+limit, and the device's train / evaluate / aggregate steps run from it alone (here on the CPU).
 
 A small features folder in the real layout (the uint8 store, samples with resized sizes, classes,
 GloVe) goes through ``build`` and ``unpack``; the packaged MiniLM and EfficientNet-Lite0 are cut and
 re-saved for real and compared with the originals.
 """
 
+import os
 import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -16,6 +19,7 @@ import yaml
 from pdf_core import paths
 from pdf_core.config import dataset_config, load_params
 from pdf_core.features.encoders import load_tokenizer, text_model, tokenize
+from pdf_core.grid import conditions
 from pdf_core.io_utils import read_json, read_jsonl, write_json, write_jsonl
 from pdf_core.noise import NoiseCondition, TestNoiser
 from pdf_core.settings import run_settings
@@ -104,7 +108,8 @@ def test_cut_text_encoder_computes_what_the_fp16_rounded_original_does(checkout)
     cut_spec = dict(spec, source=str(bundle / "text_encoder"))
     # the reference: the full model with its weights rounded to fp16 as the bundle stores them
     full_model = text_model(spec["source"]).half().float().eval()
-    cut_model = text_model(cut_spec["source"]).float().eval()
+    cut_model = text_model(cut_spec["source"]).eval()
+    assert {p.dtype for p in cut_model.parameters()} == {torch.float32}  # stored in fp16, trained in fp32
     a, b = tokenize(load_tokenizer(spec), TEXTS, spec), tokenize(load_tokenizer(cut_spec), TEXTS, cut_spec)
     with torch.no_grad():
         out_a = full_model(
@@ -181,3 +186,46 @@ def test_bundle_settings_are_the_gpu_fast_path_at_the_recipes_effective_batch(ch
     with pytest.raises(ValueError, match="64-pixel images, the settings say features.image_size 256"):
         bundle_tool.build(checkout / "other", "mvsa_single", bundle_tool.DEFAULT_CONFIGFILES, max_mib=60)
     assert not (checkout / "other").exists() and not (checkout / "other.partial").exists()
+
+
+def _step(checkout, bundle, *args):
+    cmd = [sys.executable, str(PROJECT_ROOT / "bench" / "mvsa_finetune_gpu.py"), "--bundle", str(bundle), *args]
+    env = dict(os.environ, PYTHONPATH=f"{PROJECT_ROOT}{os.pathsep}{bundle / 'site'}", HF_HUB_OFFLINE="1")
+    proc = subprocess.run(cmd, cwd=checkout, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_gpu_steps_train_evaluate_and_aggregate_from_the_bundle_alone(checkout):
+    """The device's steps on this CPU: one late-fusion run, one epoch, from the bundle with data/ gone."""
+    (checkout / "one_run.yaml").write_text(
+        "grid: {models: [latefusion], seeds: [1], eval_seeds: [1]}\ntrain: {max_epochs: 1, device: cpu}\n"
+    )
+    bundle = checkout / "bundle"
+    bundle_tool.build(bundle, "mvsa_single", (*CONFIGS, "one_run.yaml"), max_mib=60)
+    shutil.rmtree(checkout / "data")
+    bundle_tool.unpack(bundle)
+    assert _step(checkout, bundle, "jobs").split() == ["latefusion", "1"]
+    assert "best_dev_acc" in _step(checkout, bundle, "train", "latefusion", "1")
+    checkpoint = torch.load(checkout / "runs/mvsa_single/latefusion/seed1/model.pt", weights_only=True)
+    assert checkpoint["hp"]["precision"] == "bf16" and checkpoint["hp"]["text_encoder_source"] == str(
+        (bundle / "text_encoder").resolve()
+    )
+    _step(checkout, bundle, "evaluate", "latefusion", "1")
+    params = yaml.safe_load((bundle / "params.yaml").read_text())
+    evals = sorted((checkout / "runs/mvsa_single/latefusion/seed1/eval").glob("*.json"))
+    assert len(evals) == len(conditions(params["grid"])) == 2 * 3
+    _step(checkout, bundle, "aggregate", "results/gpu")
+    assert "latefusion" in (checkout / "results/gpu/summary.md").read_text()
+
+
+def test_gpu_command_refuses_a_folder_that_is_no_bundle_and_a_machine_without_a_gpu(checkout):
+    script = str(PROJECT_ROOT / "bench" / "mvsa_finetune_gpu.sh")
+    proc = subprocess.run(["bash", script, str(checkout), str(checkout / "out")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "is not a bundle" in proc.stderr
+    if torch.cuda.is_available():
+        return
+    bundle = checkout / "bundle"
+    bundle_tool.build(bundle, "mvsa_single", CONFIGS, max_mib=60)
+    proc = subprocess.run(["bash", script, str(bundle), str(checkout / "out")], capture_output=True, text=True)
+    assert proc.returncode == 3 and "no CUDA GPU visible" in proc.stderr, proc.stderr[-2000:]
