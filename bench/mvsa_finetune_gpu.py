@@ -8,9 +8,9 @@ DVCLive or the packaged encoders: what bench/mvsa_finetune_gpu.sh runs, one step
 
 Run from the repository root after ``bench/mvsa_finetune_bundle.py unpack B``. Settings: the bundle's
 ``params.yaml`` (validated when the bundle was built), its text encoder read from the bundle. Each step
-calls the library as the pipeline's stage does (``pdf_core.train.train_run``, ``evaluate_runs``,
-``aggregate``); training curves are not written (DVCLive writes them), the rest is the pipeline's layout
-(``runs/<dataset>/<model>/seed<k>/``).
+calls the pipeline's own stage code (``pdf_core.stages.train`` without training curves: DVCLive writes
+them; ``pdf_core.stages.evaluate``), so runs land in the pipeline's layout (``runs/<dataset>/<model>/seed<k>/``);
+``aggregate`` tables the evaluations that exist (a budget may have left some runs out).
 """
 
 from __future__ import annotations
@@ -18,22 +18,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from functools import partial
 from pathlib import Path
 
 import yaml
 
 from pdf_core import paths
 from pdf_core.aggregate import aggregate
-from pdf_core.config import dataset_config
-from pdf_core.evaluate import evaluate_runs
-from pdf_core.grid import conditions
-from pdf_core.inputs import finetune_inputs
-from pdf_core.io_utils import read_json
 from pdf_core.models import encoder_inside
-from pdf_core.noise import NoiseCondition
 from pdf_core.settings import run_settings
-from pdf_core.train import train_run
+from pdf_core.stages import evaluate as evaluate_stage
+from pdf_core.stages import train as train_stage
 
 
 def bundle_params(bundle: Path) -> dict:
@@ -43,11 +37,6 @@ def bundle_params(bundle: Path) -> dict:
     name = params["datasets"][dataset]["text_encoder"]
     params["encoders"]["text"][name]["source"] = str((bundle / "text_encoder").resolve())
     return params
-
-
-def split_inputs(params: dict, dataset: str, split: str, cond: NoiseCondition | None = None):
-    ds = dataset_config(params, dataset)
-    return finetune_inputs(paths.features_dir(dataset), split, ds, paths.glove_dir(dataset), cond)
 
 
 def main(argv=None) -> int:
@@ -80,32 +69,12 @@ def main(argv=None) -> int:
         evals = sorted(Path("runs").glob(f"{dataset}/*/seed*/eval/*.json"))
         aggregate(evals, args.out_dir, params["significance"])
         return 0
-    ds = dataset_config(params, dataset)
-    hp = run_settings(params, args.model, dataset)
-    n_classes = len(read_json(paths.classes_file(dataset)))
-    train_inputs = split_inputs(params, dataset, "train")
     if args.step == "train":
-        metrics = train_run(
-            args.model,
-            hp,
-            ds,
-            params["features"],
-            n_classes,
-            args.seed,
-            train_inputs,
-            split_inputs(params, dataset, "dev"),
-            paths.run_dir(dataset, args.model, args.seed),
-            None,
-        )
-        print(metrics)
+        hp = run_settings(params, args.model, dataset)
+        run_dir = paths.run_dir(dataset, args.model, args.seed)
+        print(train_stage.train_on_train_and_dev(params, dataset, args.model, args.seed, hp, run_dir, None))
         return 0
-    mode = params["noise"]["mode"]
-    loaders = [
-        (cond, partial(split_inputs, params, dataset, "test", cond))
-        for cond in (NoiseCondition(t, level, e, mode) for t, level, e in conditions(grid))
-    ]
-    checkpoints = [paths.run_dir(dataset, args.model, seed) / "model.pt" for seed in args.seeds]
-    evaluate_runs(checkpoints, hp, ds, params["features"], train_inputs, loaders)
+    evaluate_stage.run(params, argparse.Namespace(dataset=dataset, model=args.model, seed=args.seeds))
     return 0
 
 
