@@ -228,4 +228,5 @@ def test_gpu_command_refuses_a_folder_that_is_no_bundle_and_a_machine_without_a_
     bundle = checkout / "bundle"
     bundle_tool.build(bundle, "mvsa_single", CONFIGS, max_mib=60)
     proc = subprocess.run(["bash", script, str(bundle), str(checkout / "out")], capture_output=True, text=True)
-    assert proc.returncode == 3 and "no CUDA GPU visible" in proc.stderr, proc.stderr[-2000:]
+    # from the GPU check on, everything goes to OUTDIR's log and stdout
+    assert proc.returncode == 3 and "no CUDA GPU visible" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
