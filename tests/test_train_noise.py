@@ -56,7 +56,7 @@ def test_batch_rows_come_from_the_drawn_version(on_device):
     # epoch 2, seed 1: sources [0, -1, 0, -1, 0, 1, -1, -1] (test above); versions k add 100 * (k + 1)
     batch = inputs.for_epoch(1, 2).batch(np.array([5, 1, 0, 7, 4]), CPU)
     assert batch["txt"][:, 0].tolist() == [205.0, 1.0, 100.0, 7.0, 104.0]
-    assert batch["img"][:, 2].tolist() == [205.0, 1.0, 100.0, 7.0, 104.0]
+    assert batch["img"][:, 2, 0].tolist() == [205.0, 1.0, 100.0, 7.0, 104.0]
     assert batch["index"].tolist() == [5, 1, 0, 7, 4] and batch["labels"].tolist() == [2, 1, 0, 1, 1]
     assert inputs.clean.arrays["txt"][5, 0] == 5.0  # the clean split itself is left as it was
 
