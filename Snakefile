@@ -54,6 +54,7 @@ rule prepare_all:
         [paths.classes_file(ds) for ds in DATASETS],
         [paths.frozen_clean(ds, s) for ds in DATASETS for s in paths.SPLITS],
         [paths.frozen_noisy(ds, *c) for ds in DATASETS for c in conditions(GRID, noisy_only=True)],
+        ALL_TRAIN_NOISY,
         stamps_of(*DATA_STAGES),
 
 

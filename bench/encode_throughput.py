@@ -22,7 +22,7 @@ each side's best round. ``own work``: the stage with the encoder's forward repla
 (memmap reads, noise, crop and normalisation, copies) as a share of the bare forward's time: what
 the stage adds at most (the reads and the noise overlap the encoder since prepared_ahead). For
 information it also times the texts part (tokenize, text encoder, bag of GloVe words; texts/s) and
-each whole stage call (``encode_split`` / ``encode_noisy_test``: images, texts and the cache written).
+each whole stage call (``encode_split`` / ``encode_noisy_split``: images, texts and the cache written).
 
 Defaults come from params.yaml: the synthetic dataset's size, ``features.image_size``,
 ``crop_size``, ``encode_batch_size``; the threads default to the encode rule's request (4) capped by
@@ -48,7 +48,7 @@ from pdf_core.data.glove import extract_glove
 from pdf_core.data.splits import build_splits
 from pdf_core.data.synthetic import generate
 from pdf_core.device import pick_device
-from pdf_core.features.frozen import FrozenEncoders, encode_noisy_test, encode_split
+from pdf_core.features.frozen import FrozenEncoders, encode_noisy_split, encode_split
 from pdf_core.features.store import build_features, load_split
 from pdf_core.grid import conditions
 from pdf_core.io_utils import write_json
@@ -267,7 +267,7 @@ def main() -> None:
         for cond in noisy_conditions(params):
             path = out / f"{cond.noise_type}.npz"
             whole[f"{cond.noise_type}_{cond.level:g}"] = timed(
-                lambda c=cond, p=path: encode_noisy_test(encoders, built["features"], c, p), device
+                lambda c=cond, p=path: encode_noisy_split(encoders, built["features"], "test", c, p), device
             )
         result["whole_stage"] = {
             name: {"seconds": secs, "samples_per_s": result["images"][name]["images"] / secs}

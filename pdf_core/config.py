@@ -18,6 +18,7 @@ import yaml
 from pdf_core.io_utils import write_text
 from pdf_core.models import model_names, model_settings
 from pdf_core.noise_types import NOISE_MODES, NOISE_TYPE_NAMES, mode_problem
+from pdf_core.train_noise import config_problems as train_noise_problems
 
 if TYPE_CHECKING:
     import jsonschema
@@ -126,6 +127,7 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
         if ds["kind"] == "synthetic" and "generate" not in ds:
             problems.append(f"'datasets.{name}': kind synthetic needs a 'generate' block")
     problems += _noise_problems(params)
+    problems += train_noise_problems(params)
     problems += _tune_problems(params, schema["$defs"]["trainKeys"])
     if problems:
         raise ParamsError(f"{source}: " + "; ".join(problems))
@@ -142,8 +144,9 @@ def _noise_problems(params: dict) -> list[str]:
     ]
 
 
-# train keys a tune grid may not name: chosen by the user or the hardware, never on dev accuracy
-UNTUNABLE = ("mode", "device", "precision", "compile", "deterministic")
+# train keys a tune grid may not name: chosen by the user or the hardware, never on dev accuracy (train-time
+# corruption is a study's axis, and the dev split it would be chosen on is clean)
+UNTUNABLE = ("mode", "device", "precision", "compile", "deterministic", "noise")
 
 
 def _tune_problems(params: dict, train_keys: dict) -> list[str]:

@@ -73,6 +73,11 @@ def frozen_noisy(dataset: str, noise_type: str, level: float | str, eval_seed: i
     return features_dir(dataset) / "frozen" / "test" / f"{condition_name(noise_type, level, eval_seed)}.npz"
 
 
+def frozen_train_noisy(dataset: str, noise_type: str, level: float | str) -> Path:
+    """The train split under one test condition (type, level), seeded by the train-noise key (pdf_core.train_noise)."""
+    return features_dir(dataset) / "frozen" / "train_noisy" / f"{noise_type}_{level_name(level)}.npz"
+
+
 def model_dir(dataset: str, model: str) -> Path:
     """Every run (seed) of one model on one dataset."""
     return Path("runs") / dataset / model

@@ -55,6 +55,7 @@ class RunSettings:
     precision: str
     compile: bool
     deterministic: bool
+    noise: dict  # train-time corruption: {types, levels, probability} (pdf_core/train_noise.py)
     # `parity` switches (params.yaml): the heads' form, and the token layout of the texts MMBT reads
     heads: str
     token_layout: str

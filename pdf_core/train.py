@@ -8,6 +8,9 @@ patience (``null``: best dev over all epochs). After every epoch the full state 
 optimizer, schedulers, RNG, epoch, step) goes to ``last.pt``, so a killed run resumes where it was;
 ``last.pt`` is only resumed when its config fingerprint matches this run's.
 
+With train-time corruption (``train.noise``) the training inputs are a :class:`pdf_core.inputs.NoisyTrainInputs`:
+each epoch, each sample comes from the clean split or from one corrupted version, drawn per (seed, epoch).
+
 Outputs: ``model.pt`` (best dev) and ``dev_metrics.json`` in the run directory; the per-epoch curves
 (train loss, dev accuracy, learning rate, mean dev fusion weights) in the curves directory
 (:mod:`pdf_core.curves`, DVCLive's format).
@@ -149,6 +152,8 @@ class _Run:
         model.train()
         # a fresh generator per (seed, epoch): the order is reproducible and needs no saved state
         order = np.random.default_rng([self.seed, epoch]).permutation(self.n_train)
+        # with train-time corruption, the epoch's draw of which rows come corrupted (pdf_core.inputs)
+        inputs = self.train_inputs.for_epoch(self.seed, epoch)
         micro, accum = hp.micro_batch, hp.grad_accum
         micro_batches = [order[i : i + micro] for i in range(0, self.n_train, micro)]
         step_after = {group[-1] for group in accumulation_groups(self.n_micro, accum, epoch, hp.partial_accumulation)}
@@ -164,7 +169,7 @@ class _Run:
             )
         ):
             failpoint("micro_batch")  # test hook (pdf_core.faults): kill mid-epoch
-            batch = self.train_inputs.batch(idx, self.device)
+            batch = inputs.batch(idx, self.device)
             with autocast(self.device, hp.precision):
                 out = self.forward(batch)
                 loss = model.fusion.loss(out, batch["labels"], batch["index"])

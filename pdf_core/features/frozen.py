@@ -168,14 +168,18 @@ def encode_split(encoders: FrozenEncoders, features_dir: Path, split: str, out_p
     save_cache(out_path, dict(arrays, labels=data["labels"], image_noised=clean, text_noised=clean, text_masked=clean))
 
 
-def encode_noisy_test(encoders: FrozenEncoders, features_dir: Path, cond: NoiseCondition, out_path: Path) -> None:
-    data = load_split(features_dir, "test")
+def encode_noisy_split(
+    encoders: FrozenEncoders, features_dir: Path, split: str, cond: NoiseCondition, out_path: Path
+) -> None:
+    """The cache of ``split`` under one noise condition: the test split under a test condition, or the train
+    split under a train-time corruption (its ``eval_seed`` the train-noise key, pdf_core.train_noise)."""
+    data = load_split(features_dir, split)
     noiser = TestNoiser(cond, len(data["labels"]), data["texts"], data["sizes"])
     arrays = encoders.encode(
         data["images"],
         data["texts"],
         noiser,
-        desc=f"encode test {cond.noise_type} eps={cond.level:g} e{cond.eval_seed}",
+        desc=f"encode {split} {cond.noise_type} eps={cond.level:g} e{cond.eval_seed}",
     )
     save_cache(
         out_path,

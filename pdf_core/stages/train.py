@@ -47,8 +47,31 @@ def train_on_train_and_dev(params: dict, dataset: str, model: str, seed: int, hp
         params["features"],
         n_classes(dataset),
         seed,
-        split_inputs(ds, hp, "train"),
+        train_split_inputs(ds, hp),
         split_inputs(ds, hp, "dev"),
         run_dir,
         curves_dir,
     )
+
+
+def train_split_inputs(ds: dict, hp):
+    """The train split, with its corrupted versions when the run trains under ``train.noise`` (frozen mode:
+    the encode stage's caches; finetune mode: corrupted when a batch asks for them)."""
+    from pdf_core.inputs import CorruptedRows, NoisyTrainInputs, frozen_inputs
+    from pdf_core.noise import NoiseCondition
+    from pdf_core.train_noise import TRAIN_NOISE_KEY, TRAIN_NOISE_MODE, train_conditions
+
+    clean = split_inputs(ds, hp, "train")
+    versions = train_conditions(hp.noise)
+    if not versions:
+        return clean
+    name, named = ds["name"], []
+    for noise_type, level in versions:
+        if hp.mode == "frozen":
+            cache = paths.frozen_train_noisy(name, noise_type, level)
+            named.append((str(cache), frozen_inputs(cache)))
+        else:
+            cond = NoiseCondition(noise_type, level, TRAIN_NOISE_KEY, TRAIN_NOISE_MODE)
+            rows = CorruptedRows(paths.features_dir(name), ds, paths.glove_dir(name), cond)
+            named.append((f"train split under {noise_type} at level {level:g}", rows))
+    return NoisyTrainInputs(clean, named, hp.noise["probability"])

@@ -4,9 +4,11 @@ from pdf_core import paths
 from pdf_core.config import dataset_config
 from pdf_core.grid import all_eval_files, conditions, model_eval_files
 from pdf_core.models import encoder_inside, model_names
+from pdf_core.noise_types import NOISE_TYPE_NAMES
 from pdf_core.settings import model_hparams
 from pdf_core.stages import STAGES, raw_data_stage, stage_module
 from pdf_core.stamps import Stamps
+from pdf_core.train_noise import train_conditions
 from pdf_core.tune import all_trial_metrics, trial_files as tune_trial_files, tuned
 
 GRID = config["grid"]
@@ -67,10 +69,23 @@ def chosen_settings(w):
     return [paths.tune_selected(w.dataset, w.model)] if tuned(config, w.model) else []
 
 
+def train_noisy_caches(dataset, model):
+    """Frozen mode under train-time corruption: the train split's cache per (type, level) (encode_train_noisy)."""
+    hp = model_hparams(config, model, dataset)
+    if hp["mode"] != "frozen":
+        return []
+    return [paths.frozen_train_noisy(dataset, t, level) for t, level in train_conditions(hp["noise"])]
+
+
+# every one the grid's runs need (prepare_all builds them with the other frozen caches)
+ALL_TRAIN_NOISY = sorted({str(f) for ds in DATASETS for m in GRID["models"] for f in train_noisy_caches(ds, m)})
+
+
 def tune_trial_inputs(w):
     """Frozen mode trains on the encoder caches; finetune mode on the image store and token ids."""
     if frozen_mode(w):
         data = [paths.frozen_clean(w.dataset, s) for s in ("train", "dev")]
+        data += train_noisy_caches(w.dataset, w.model)
     else:
         data = paths.feature_files(w.dataset, ("train", "dev"))
     return data + [paths.glove_files(w.dataset)["vectors"], paths.classes_file(w.dataset)]

@@ -1,5 +1,6 @@
 # Feature precomputation: the uint8 image store + token ids, then frozen-encoder caches
-# (clean splits, and the test split under each noise condition).
+# (clean splits, the test split under each noise condition, and the train split under each train-time
+# corruption a run needs).
 
 
 rule features:
@@ -74,3 +75,28 @@ rule encode_noisy:
     shell:
         "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} encode"
         " --dataset {wildcards.dataset:q} --noise-type {wildcards.noise_type} > {log:q} 2>&1"
+
+
+rule encode_train_noisy:
+    """Frozen-encoder features of the train split under one train-time corruption (type, level); only the
+    ones a run's `train.noise` names are asked for (common.smk: train_noisy_caches)."""
+    input:
+        **ENCODE_INPUTS,
+    output:
+        paths.frozen_train_noisy("{dataset}", "{train_noise_type}", "{train_noise_level}"),
+    log:
+        "logs/encode_train_noisy/{dataset}_{train_noise_type}_{train_noise_level}.log",
+    benchmark:
+        "benchmarks/encode_train_noisy/{dataset}_{train_noise_type}_{train_noise_level}.tsv"
+    wildcard_constraints:
+        train_noise_type="|".join(NOISE_TYPE_NAMES),
+        train_noise_level=r"\d+(\.\d+)?",
+    priority: ENCODE_PRIORITY  # common.smk
+    threads: 4  # capped by --cores locally; a fixed request under SLURM
+    resources:
+        gpu=1,
+    message:
+        "frozen features of {wildcards.dataset}, train under {wildcards.train_noise_type} at {wildcards.train_noise_level}"
+    shell:
+        "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} encode --dataset {wildcards.dataset:q}"
+        " --train-noise {wildcards.train_noise_type} --level {wildcards.train_noise_level} > {log:q} 2>&1"
