@@ -73,4 +73,3 @@ NOISE_DECLARATIONS: dict[str, NoiseDeclaration] = {
 }
 NOISE_TYPE_NAMES = tuple(NOISE_DECLARATIONS)
 PAPER_NOISE_TYPES = tuple(name for name, declared in NOISE_DECLARATIONS.items() if declared.paper)
-

@@ -240,7 +240,9 @@ def test_paper_mode_draws_a_suite_type_as_corrected_mode(noise_type):
     # no original to replay: flags, images and texts per (eval seed, sample), exactly as in corrected mode
     images, texts = _data(40)
     paper, paper_images, paper_texts = _noised(NoiseCondition(noise_type, 10, 3, "paper"), images, texts)
-    corrected, corrected_images, corrected_texts = _noised(NoiseCondition(noise_type, 10, 3, "corrected"), images, texts)
+    corrected, corrected_images, corrected_texts = _noised(
+        NoiseCondition(noise_type, 10, 3, "corrected"), images, texts
+    )
     assert paper.replay is None and not paper.cond.replays_original
     for flags in ("image_noised", "text_noised", "text_masked"):
         np.testing.assert_array_equal(getattr(paper, flags), getattr(corrected, flags))
