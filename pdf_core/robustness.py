@@ -44,9 +44,9 @@ def level_tick(noise_type: str, level: float) -> str:
 
 def corruption_error(acc: pd.Series, reference: pd.Series) -> tuple[float | None, str | None]:
     """CE of accuracies ``acc`` (by level) against ``reference``'s at the same levels, or (None, why not)."""
-    missing = [level for level in acc.index if level not in reference.index]
     if reference.empty:
         return None, f"{CE_REFERENCE} is not in the grid"
+    missing = [level for level in acc.index if level not in reference.index]
     if missing:
         return None, f"{CE_REFERENCE} has no accuracy at ε = {', '.join(f'{lvl:g}' for lvl in missing)}"
     reference_error = (1.0 - reference.loc[acc.index]).sum()
