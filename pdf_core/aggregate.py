@@ -4,7 +4,9 @@ Per (dataset, model, noise type, level): each train seed's accuracy is first ave
 seeds, then mean ± std (sample std, ddof=1; 0 for a single seed) is taken over train seeds, as the
 paper reports it. The fusion-weight diagnostic (pdf_core.evaluate ``weight_diagnostic``) is carried
 the same way into ``<column>_mean`` / ``<column>_std``; a null value (no noised sample, a constant
-weight) is left out of each mean, and a cell with no value at all stays empty.
+weight) is left out of each mean, and a cell with no value at all stays empty. The robustness report
+per noise family (mean accuracy over severities, corruption error relative to late fusion, ranking):
+pdf_core.robustness.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pdf_core import figures, paper_tables, paths, significance
+from pdf_core import figures, paper_tables, paths, robustness, significance
 from pdf_core.io_utils import atomic_path, read_json, write_json, write_text
 
 log = logging.getLogger(__name__)
@@ -213,11 +215,16 @@ def heads_markdown(summary: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def dvc_metrics(summary: pd.DataFrame) -> dict:
+def dvc_metrics(summary: pd.DataFrame, robustness_table: pd.DataFrame | None = None) -> dict:
+    """dataset -> model -> '<noise type>_<level>' -> accuracy mean and std; with ``robustness_table``, also
+    each method's ``mce`` where it is defined (pdf_core.robustness)."""
     out: dict = {}
     for r in summary.itertuples():
         cell = out.setdefault(r.dataset, {}).setdefault(r.model, {})
         cell[f"{r.noise_type}_{r.noise_level:g}"] = {"acc_mean": round(r.acc_mean, 6), "acc_std": round(r.acc_std, 6)}
+    if robustness_table is not None:
+        for (dataset, model), mce in robustness_table.groupby(["dataset", "model"]).mce.first().dropna().items():
+            out[dataset][model]["mce"] = round(mce, 6)
     return out
 
 
@@ -239,10 +246,16 @@ def aggregate(eval_paths: list[Path], out_dir: Path, significance_cfg: dict) -> 
     write_text(out["html"], html_table(summary, marked, significance_cfg))
     write_text(out["tex"], paper_tables.summary_tex(summary))
     write_text(out["table2"], paper_tables.table2_tex(summary))
-    write_json(out["metrics"], dvc_metrics(summary))
+    robust, undefined_ce = robustness.robustness_table(summary)
+    with atomic_path(out["robustness_csv"], suffix=".csv") as tmp:
+        robust.to_csv(tmp, index=False, float_format="%.6f")
+    write_text(out["robustness_md"], robustness.markdown(robust, undefined_ce, summary))
+    write_text(out["robustness_html"], html_page(robustness.TITLE, robustness.html_body(robust, undefined_ce, summary)))
+    write_json(out["metrics"], dvc_metrics(summary, robust))
     figures.plot_accuracy(summary, out["plot"])
     figures.plot_fusion_weights(summary, out["fusion_weights"])
     figures.plot_reliability(evals, out["reliability"])
     figures.plot_weight_auroc(summary, out["weight_auroc"])
+    figures.plot_robustness(robust, out["robustness_plot"])
     log.info("aggregated %d evaluations into %d rows", len(eval_paths), len(summary))
     return summary

@@ -17,7 +17,7 @@ import yaml
 
 from pdf_core.io_utils import write_text
 from pdf_core.models import model_names, model_settings
-from pdf_core.noise_types import NOISE_MODES, NOISE_TYPE_NAMES, mode_problem
+from pdf_core.noise_types import NOISE_MODES, NOISE_TYPE_NAMES
 from pdf_core.train_noise import config_problems as train_noise_problems
 
 if TYPE_CHECKING:
@@ -126,22 +126,11 @@ def validate_params(params: dict, source: str = "params.yaml") -> dict:
                 )
         if ds["kind"] == "synthetic" and "generate" not in ds:
             problems.append(f"'datasets.{name}': kind synthetic needs a 'generate' block")
-    problems += _noise_problems(params)
     problems += train_noise_problems(params)
     problems += _tune_problems(params, schema["$defs"]["trainKeys"])
     if problems:
         raise ParamsError(f"{source}: " + "; ".join(problems))
     return params
-
-
-def _noise_problems(params: dict) -> list[str]:
-    """Each grid noise type exists in the chosen noise mode (paper mode has the original code's two only)."""
-    mode = params["noise"]["mode"]
-    return [
-        f"'grid.noise_types[{i}]': {problem}"
-        for i, name in enumerate(params["grid"]["noise_types"])
-        if (problem := mode_problem(name, mode)) is not None
-    ]
 
 
 # train keys a tune grid may not name: chosen by the user or the hardware, never on dev accuracy (train-time

@@ -1,5 +1,6 @@
-"""The figures people look at: accuracy vs noise, fusion weights vs noise, reliability diagrams, and
-whether each method's weight finds the noised modality (AUROC vs noise).
+"""The figures people look at: accuracy vs noise per family, the corruption error per family, fusion
+weights vs noise, reliability diagrams, and whether each method's weight finds the noised modality
+(AUROC vs noise).
 
 Each takes the aggregated table (or the evaluation records) and writes one PNG atomically.
 """
@@ -13,6 +14,7 @@ import pandas as pd
 
 from pdf_core.io_utils import atomic_path
 from pdf_core.models import model_group
+from pdf_core.robustness import CE_REFERENCE, family_order, level_tick
 
 
 def _pyplot():
@@ -24,8 +26,8 @@ def _pyplot():
     return plt
 
 
-def _save(fig, out_path: Path) -> None:
-    fig.tight_layout()
+def _save(fig, out_path: Path, legend_space: float = 0.0) -> None:
+    fig.tight_layout(rect=(0, legend_space, 1, 1))  # the bottom `legend_space` (figure fraction) left to a legend
     with atomic_path(out_path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     _pyplot().close(fig)
@@ -35,21 +37,94 @@ def _panels(summary: pd.DataFrame) -> list[tuple[str, str]]:
     return [tuple(p) for p in summary[["dataset", "noise_type"]].drop_duplicates().values.tolist()]
 
 
-def plot_accuracy(summary: pd.DataFrame, out_path: Path) -> None:
-    """Accuracy (mean ± std over train seeds) against ε, one panel per dataset and noise type."""
+def _model_styles(models) -> dict[str, dict]:
+    """One colour per method, the same in every panel; the CE reference (late fusion) black and dashed."""
+    return {
+        model: {"color": "black", "linestyle": "--"} if model == CE_REFERENCE else {"color": f"C{i % 10}"}
+        for i, model in enumerate(sorted(models))
+    }
+
+
+def plot_accuracy(summary: pd.DataFrame, out_path: Path, columns: int = 4) -> None:
+    """Accuracy (mean ± std over train seeds) against the noise level, a panel per dataset and family (noise
+    type), ``columns`` panels a row, each dataset's families in declaration order; the ticks say what a level
+    is for the family (its severity, or the share of samples that lose a modality)."""
     plt = _pyplot()
-    panels = _panels(summary)
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
-    for ax, (dataset, noise_type) in zip(axes[0], panels, strict=False):
-        part = summary[(summary.dataset == dataset) & (summary.noise_type == noise_type)]
-        for model, rows in part.groupby("model"):
-            rows = rows.sort_values("noise_level")
-            ax.errorbar(
-                rows.noise_level, 100 * rows.acc_mean, yerr=100 * rows.acc_std, marker="o", capsize=3, label=model
-            )
-        ax.set(title=f"{dataset} — {noise_type} noise", xlabel="noise level ε", ylabel="accuracy (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    datasets = sorted(summary.dataset.unique())
+    families = {d: family_order(summary[summary.dataset == d].noise_type.unique()) for d in datasets}
+    ncols = max(1, min(columns, max(len(f) for f in families.values())))
+    rows_per = {d: -(-len(families[d]) // ncols) for d in datasets}
+    nrows = sum(rows_per.values())
+    styles = _model_styles(summary.model.unique())
+    legend_space = 0.6 / (3.6 * nrows + 0.6)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows + 0.6), squeeze=False)
+    for ax in axes.flat:
+        ax.set_visible(False)
+    first_row = 0
+    for dataset in datasets:
+        for i, family in enumerate(families[dataset]):
+            ax = axes[first_row + i // ncols][i % ncols]
+            ax.set_visible(True)
+            part = summary[(summary.dataset == dataset) & (summary.noise_type == family)]
+            for model, rows in part.groupby("model"):
+                rows = rows.sort_values("noise_level")
+                ax.errorbar(
+                    rows.noise_level,
+                    100 * rows.acc_mean,
+                    yerr=100 * rows.acc_std,
+                    marker="o",
+                    capsize=3,
+                    label=model,
+                    **styles[model],
+                )
+            levels = sorted(part.noise_level.unique())
+            ax.set_xticks(levels, [level_tick(family, lvl) for lvl in levels], fontsize=8)
+            ax.set_title(f"{family} — {dataset}", fontweight="bold")
+            ax.set(xlabel="noise level ε", ylabel="accuracy (%)")
+            ax.grid(alpha=0.3)
+        first_row += rows_per[dataset]
+    handles, labels = next((ax.get_legend_handles_labels() for ax in axes.flat if ax.get_visible()), ([], []))
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 10), fontsize=8, frameon=False)
+    _save(fig, out_path, legend_space)
+
+
+def plot_robustness(table: pd.DataFrame, out_path: Path) -> None:
+    """Per dataset, methods x families: the corruption error relative to late fusion (× 100, mCE in the last
+    column), coloured below 100 (more robust) green and above red; where no CE is defined (no late fusion
+    in the grid), the mean accuracy over severities instead. ``table``: pdf_core.robustness.robustness_table."""
+    plt = _pyplot()
+    datasets = sorted(table.dataset.unique())
+    n_columns, n_models = table.noise_type.nunique() + 1, max(1, table.model.nunique())
+    height = 0.4 * n_models + 1.6  # per dataset
+    fig, axes = plt.subplots(
+        max(1, len(datasets)), 1, figsize=(1.1 * n_columns + 3.5, height * max(1, len(datasets))), squeeze=False
+    )
+    if not datasets:
+        axes[0][0].text(0.5, 0.5, "no noise level above 0 in the grid", ha="center", va="center")
+        axes[0][0].set_axis_off()
+    for ax, dataset in zip(axes[:, 0], datasets, strict=True):
+        part = table[table.dataset == dataset]
+        families = family_order(part.noise_type.unique())
+        use_ce = part.ce.notna().any()
+        column = "ce" if use_ce else "mean_acc"
+        grid = part.pivot(index="model", columns="noise_type", values=column).reindex(columns=families)
+        if use_ce:
+            grid["mCE"] = part.groupby("model").mce.first()
+        values = 100 * grid.to_numpy(dtype=float)
+        if use_ce:
+            spread = max(10.0, float(np.nanmax(np.abs(values - 100))))
+            image = ax.imshow(values, cmap="RdYlGn_r", vmin=100 - spread, vmax=100 + spread, aspect="auto")
+        else:
+            image = ax.imshow(values, cmap="viridis", aspect="auto")
+        for (r, c), value in np.ndenumerate(values):
+            if np.isfinite(value):
+                ax.text(c, r, f"{value:.1f}", ha="center", va="center", fontsize=8)
+        ax.set_xticks(range(len(grid.columns)), grid.columns, rotation=30, ha="right")
+        ax.set_yticks(range(len(grid.index)), grid.index)
+        what = f"corruption error relative to {CE_REFERENCE} (100 = as {CE_REFERENCE}, lower is better)"
+        ax.set_title(f"{dataset} — " + (what if use_ce else "mean accuracy over severities (%); no CE: no late fusion"))
+        fig.colorbar(image, ax=ax, shrink=0.8)
     _save(fig, out_path)
 
 

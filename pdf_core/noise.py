@@ -6,9 +6,10 @@ after Resize(256) and before CenterCrop(224)). Texts are plain strings.
 The two modes side by side, and why there are two: docs/fidelity.md, "Test-time noise".
 
 Beside the paper's two types, the wider suite (missing modality, ImageNet-C style image families, text
-typos / dropout / swaps; :mod:`pdf_core.corruptions`) runs in ``corrected`` mode only. The types are
-declared in :mod:`pdf_core.noise_types` (what each corrupts, how often, in which modes) and
-implemented here; docs/noise.md describes every one of them level by level.
+typos / dropout / swaps; :mod:`pdf_core.corruptions`) has no original to replay: in either mode it draws
+as ``corrected`` mode does, per (eval seed, sample). The types are declared in :mod:`pdf_core.noise_types`
+(what each corrupts, how often, which the original had) and implemented here; docs/noise.md describes
+every one of them level by level.
 
 In both modes any chunking gives the same result.
 """
@@ -25,7 +26,7 @@ import numpy as np
 from pdf_core import corruptions
 from pdf_core.features.images import center_offset
 from pdf_core.noise_replay import Replay, base_seed, replay, salt_pepper_mask
-from pdf_core.noise_types import NOISE_DECLARATIONS, NOISE_MODES, half_when_noisy, mode_problem, severity
+from pdf_core.noise_types import NOISE_DECLARATIONS, NOISE_MODES, half_when_noisy, severity
 from pdf_core.text import MASK_TOKEN
 
 # Seed-key components. Stream ids are nonzero on purpose: numpy's SeedSequence treats a trailing 0 in
@@ -127,14 +128,16 @@ class NoiseCondition:
     eval_seed: int
     mode: str = "paper"
 
+    @property
+    def replays_original(self) -> bool:
+        """Paper mode on a type the original code had: its draws are replayed (pdf_core.noise_replay)."""
+        return self.mode == "paper" and NOISE_DECLARATIONS[self.noise_type].paper
+
     def __post_init__(self) -> None:
         if self.noise_type not in NOISE_TYPES:
             raise ValueError(f"unknown noise_type {self.noise_type!r}; allowed: {', '.join(NOISE_TYPES)}")
         if self.mode not in NOISE_MODES:
             raise ValueError(f"unknown noise mode {self.mode!r}; allowed: {', '.join(NOISE_MODES)}")
-        problem = mode_problem(self.noise_type, self.mode)
-        if problem is not None:
-            raise ValueError(f"noise type {problem}")
         if isinstance(self.level, bool) or not isinstance(self.level, (int, float, np.integer, np.floating)):
             raise ValueError(f"noise level must be a number >= 0, got {self.level!r}")
         if not math.isfinite(self.level) or self.level < 0:
@@ -149,9 +152,10 @@ class TestNoiser:
     Which samples are noised is fixed at construction (``image_noised``, ``text_noised``: a type that
     leaves a modality alone flags none of it); after :meth:`texts` has seen a sample, ``text_masked``
     says whether its text changed (a flagged text may keep every word). Paper mode replays the original
-    evaluation (:mod:`pdf_core.noise_replay`) and needs the test ``texts`` and the image ``sizes``
-    ([N, 2]: h, w after Resize, recorded by the features stage). Corrected mode: each sample's noise
-    comes from its own generator; ``word_swap`` draws its words from the vocabulary of ``texts``.
+    evaluation of the paper's two types (:mod:`pdf_core.noise_replay`) and needs the test ``texts`` and
+    the image ``sizes`` ([N, 2]: h, w after Resize, recorded by the features stage). Corrected mode, and
+    the suite's types in either mode: each sample's noise comes from its own generator; ``word_swap``
+    draws its words from the vocabulary of ``texts``.
     """
 
     __test__ = False  # not a pytest test class despite the name
@@ -169,7 +173,7 @@ class TestNoiser:
         self.text_masked = np.zeros(self.n, bool)
         self.sizes = None if sizes is None else np.asarray(sizes)
         self.replay: Replay | None = None
-        if cond.mode == "paper":
+        if cond.replays_original:
             if texts is None or self.sizes is None:
                 raise ValueError(
                     "noise.mode paper replays the original evaluation and needs the test texts and each image's "
@@ -251,7 +255,7 @@ TextNoise = Callable[[TestNoiser, str, np.random.Generator], str]  # (noiser, te
 
 
 def _gaussian_images(noiser: TestNoiser, out: np.ndarray, flags: np.ndarray, start: int) -> None:
-    if noiser.cond.mode == "paper":
+    if noiser.replay is not None:
         # the original's pattern for the whole resized image, cut to the part the store holds
         patterns: dict[tuple[int, int], np.ndarray] = {}
         for j in np.flatnonzero(flags):
@@ -280,7 +284,7 @@ def _salt_pepper_images(noiser: TestNoiser, out: np.ndarray, flags: np.ndarray, 
         out[j][mask == 1] = 255
 
 
-# -- the wider suite (corrected mode only) -----------------------------------------------------------
+# -- the wider suite (seeded per sample in either mode) -----------------------------------------------------
 def _deterministic_images(corrupt: Callable[[np.ndarray, int], np.ndarray]) -> ImageNoise:
     """The flagged images of a chunk corrupted together by ``corrupt(images, severity)``, which draws nothing."""
 

@@ -2,9 +2,9 @@
 
 Standard library only, so that validating a configuration (the Snakefile loads :mod:`pdf_core.config`)
 imports neither numpy nor torch. :mod:`pdf_core.noise` gives every declaration here its implementation
-(and refuses to import when the two disagree); the schema's ``grid.noise_types`` enum, the paper-mode
-check of :func:`pdf_core.config.validate_params`, the grid, the encode stage and the evaluation all read
-the names from here. docs/noise.md describes every type, level by level.
+(and refuses to import when the two disagree); the schema's ``grid.noise_types`` enum, the grid, the
+encode stage and the evaluation all read the names from here. docs/noise.md describes every type, level
+by level, and what each mode does with it.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ class NoiseDeclaration:
     seed_code: int  # part of every seed key of this type: never reuse one
     image_rate: Callable[[float], float] | None  # level -> probability that a sample's image is corrupted
     text_rate: Callable[[float], float] | None  # level -> probability that a sample's text is corrupted
-    paper: bool = False  # the original code had it: noise.mode paper replays its draws (pdf_core.noise_replay)
+    # the original code had it: noise.mode paper replays its draws (pdf_core.noise_replay). A type it did
+    # not have has nothing to replay and draws as in corrected mode, in either mode.
+    paper: bool = False
 
     @property
     def corrupts(self) -> tuple[str, ...]:
@@ -71,13 +73,3 @@ NOISE_DECLARATIONS: dict[str, NoiseDeclaration] = {
 }
 NOISE_TYPE_NAMES = tuple(NOISE_DECLARATIONS)
 PAPER_NOISE_TYPES = tuple(name for name, declared in NOISE_DECLARATIONS.items() if declared.paper)
-
-
-def mode_problem(noise_type: str, mode: str) -> str | None:
-    """Why ``noise_type`` cannot run in noise mode ``mode``, or None when it can."""
-    if mode == "paper" and noise_type not in PAPER_NOISE_TYPES:
-        return (
-            f"{noise_type!r} does not exist in noise.mode paper, which replays the original code's draws "
-            f"({', '.join(PAPER_NOISE_TYPES)} only); set noise.mode: corrected or remove it"
-        )
-    return None

@@ -140,5 +140,9 @@ def result_files(out_dir: str | Path = RESULTS_DIR) -> dict[str, Path]:
         "fusion_weights": "fusion_weights.png",
         "reliability": "reliability.png",
         "weight_auroc": "weight_auroc.png",
+        "robustness_csv": "robustness.csv",
+        "robustness_md": "robustness.md",
+        "robustness_html": "robustness.html",
+        "robustness_plot": "robustness.png",
     }
     return {role: Path(out_dir) / name for role, name in names.items()}

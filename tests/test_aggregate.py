@@ -85,6 +85,10 @@ def test_aggregate_writes_every_result_file(tmp_path):
         "fusion_weights.png",
         "reliability.png",
         "weight_auroc.png",
+        "robustness.csv",
+        "robustness.md",
+        "robustness.html",
+        "robustness.png",
     ):
         assert (tmp_path / "results" / name).stat().st_size > 0, name
     # qmf beats latefusion by exactly 10 points on both seeds: a constant difference, t-test undefined

@@ -1,5 +1,5 @@
 """The wider noise suite (pdf_core.corruptions, its types in pdf_core.noise): hand-computed values per family,
-the per-sample flags, seeding per (eval seed, sample), and the paper-mode check at validation."""
+the per-sample flags, seeding per (eval seed, sample) in either noise mode, and validation."""
 
 import copy
 import re
@@ -235,9 +235,29 @@ def test_word_swap_draws_from_the_splits_vocabulary():
 # ---------------------------------------------------------------- modes, schema, docs
 
 
-def test_paper_mode_has_only_the_papers_types():
-    with pytest.raises(ValueError, match="'jpeg' does not exist in noise.mode paper.*noise.mode: corrected"):
-        NoiseCondition("jpeg", 5, 1, "paper")
+@pytest.mark.parametrize("noise_type", SUITE)
+def test_paper_mode_draws_a_suite_type_as_corrected_mode(noise_type):
+    # no original to replay: flags, images and texts per (eval seed, sample), exactly as in corrected mode
+    images, texts = _data(40)
+    paper, paper_images, paper_texts = _noised(NoiseCondition(noise_type, 10, 3, "paper"), images, texts)
+    corrected, corrected_images, corrected_texts = _noised(
+        NoiseCondition(noise_type, 10, 3, "corrected"), images, texts
+    )
+    assert paper.replay is None and not paper.cond.replays_original
+    for flags in ("image_noised", "text_noised", "text_masked"):
+        np.testing.assert_array_equal(getattr(paper, flags), getattr(corrected, flags))
+    np.testing.assert_array_equal(paper_images, corrected_images)
+    assert paper_texts == corrected_texts
+
+
+@pytest.mark.parametrize("noise_type", PAPER_NOISE_TYPES)
+def test_paper_mode_replays_the_papers_types_and_needs_the_recorded_sizes(noise_type):
+    cond = NoiseCondition(noise_type, 5, 1, "paper")
+    assert cond.replays_original and not NoiseCondition(noise_type, 5, 1, "corrected").replays_original
+    with pytest.raises(ValueError, match="replays the original evaluation and needs"):
+        TestNoiser(cond, 2, ["a b", "c"])  # no image sizes: nothing to replay the draws on
+    noiser = TestNoiser(cond, 2, ["a b", "c"], np.array([[16, 16], [16, 20]]))
+    assert noiser.replay is not None
 
 
 @pytest.fixture
@@ -245,20 +265,16 @@ def params():
     return load_params(PROJECT_ROOT / "params.yaml")
 
 
-def test_validation_refuses_a_suite_type_in_paper_mode_naming_the_key(params):
+def test_validation_takes_every_type_in_both_modes_and_names_an_unknown_one(params):
     assert load_schema()["$defs"]["noiseType"]["enum"] == list(NOISE_TYPE_NAMES)
-    bad = copy.deepcopy(params)
-    bad["noise"]["mode"] = "paper"
-    bad["grid"]["noise_types"] = ["gaussian", "word_swap"]
-    with pytest.raises(ParamsError) as error:
-        validate_params(bad)
-    message = str(error.value)
-    assert "\n" not in message and message.startswith("params.yaml: 'grid.noise_types[1]': 'word_swap' does not")
-    bad["noise"]["mode"] = "corrected"
-    validate_params(bad)
-    bad["grid"]["noise_types"] = ["gaussian", "wordswap"]
+    config = copy.deepcopy(params)
+    config["grid"]["noise_types"] = list(NOISE_TYPE_NAMES)
+    for mode in ("paper", "corrected"):
+        config["noise"]["mode"] = mode
+        validate_params(config)
+    config["grid"]["noise_types"] = ["gaussian", "wordswap"]
     with pytest.raises(ParamsError, match=r"'grid.noise_types\[1\]': 'wordswap' is not one of"):
-        validate_params(bad)
+        validate_params(config)
 
 
 def test_the_declarations_import_no_numpy_or_torch():

@@ -96,6 +96,38 @@ def test_paper_dry_run_plans_the_grid_without_data(tmp_path, cli_env, paper):
     assert _yaml(resolved) == paper  # what every job reads = what show-config shows
 
 
+ROBUSTNESS = PROJECT_ROOT / "configs" / "robustness.yaml"
+
+
+@pytest.mark.parametrize(
+    "presets, jobs",
+    [
+        # the embedded default (frozen): one encode_noisy job per family, one evaluate job per method
+        ((ROBUSTNESS,), {"train": 10 * 3, "evaluate": 10, "encode_noisy": 12, "encode_clean": 1, "aggregate": 1}),
+        # on the paper's grid (finetune: no frozen caches): 2 datasets x 10 methods
+        ((PAPER, ROBUSTNESS), {"train": 2 * 10 * 5, "evaluate": 2 * 10, "aggregate": 1}),
+    ],
+    ids=["default", "paper"],
+)
+def test_robustness_preset_plans_every_family_at_every_severity(tmp_path, cli_env, presets, jobs):
+    from pdf_core.grid import all_eval_files
+    from pdf_core.noise_types import NOISE_TYPE_NAMES, severity
+
+    params = load_params(PROJECT_ROOT / "params.yaml", presets)
+    assert params["grid"]["noise_types"] == list(NOISE_TYPE_NAMES)
+    assert [severity(level) for level in params["grid"]["noise_levels"]] == [0, 1, 2, 3, 4, 5]
+    root = _workflow_copy(tmp_path)
+    dry = _run(
+        [snakemake_exe(), "-n", "--configfile", *(str(p.relative_to(PROJECT_ROOT)) for p in presets)], root, cli_env
+    )
+    counts = _job_counts(dry)
+    assert {rule: counts.get(rule, 0) for rule in jobs} == jobs, counts
+    assert ("encode_noisy" in counts) == ("encode_noisy" in jobs)
+    grid = params["grid"]
+    per_run = 12 * 6 * len(grid["eval_seeds"])  # families x levels x eval seeds
+    assert len(all_eval_files(grid)) == len(grid["datasets"]) * 10 * len(grid["seeds"]) * per_run
+
+
 @pytest.mark.slow
 def test_paper_smoke_runs_every_method(tmp_path, cli_env):
     root = _workflow_copy(tmp_path)

@@ -1,8 +1,8 @@
-# Aggregation: every evaluation JSON -> paper-style tables, significance, DVC metrics and figures.
+# Aggregation: every evaluation JSON -> paper-style tables, significance, robustness per family, metrics, figures.
 
 
 rule aggregate:
-    """mean ± std over train seeds per dataset x model x noise type x level; paired tests over seeds."""
+    """mean ± std over train seeds per dataset x model x noise type x level; paired tests over seeds; CE per family."""
     input:
         evals=ALL_EVALS,
         stamp=stamp("aggregate"),
@@ -19,7 +19,17 @@ rule aggregate:
         significance_html=report(
             RESULT["significance_html"], category="Significance", labels={"table": "paired tests over seeds"}
         ),
-        plot=report(RESULT["plot"], category="Figures", labels={"figure": "accuracy vs noise"}),
+        robustness_csv=report(RESULT["robustness_csv"], category="Robustness", labels={"table": "per family (csv)"}),
+        robustness_md=RESULT["robustness_md"],
+        robustness_html=report(
+            RESULT["robustness_html"],
+            category="Robustness",
+            labels={"table": "mean accuracy, CE and ranks per family"},
+        ),
+        robustness_plot=report(
+            RESULT["robustness_plot"], category="Robustness", labels={"figure": "corruption error per family"}
+        ),
+        plot=report(RESULT["plot"], category="Figures", labels={"figure": "accuracy vs noise, a panel per family"}),
         fusion_weights=report(RESULT["fusion_weights"], category="Figures", labels={"figure": "fusion weights"}),
         reliability=report(RESULT["reliability"], category="Figures", labels={"figure": "reliability diagrams"}),
         weight_auroc=report(
