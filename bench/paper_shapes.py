@@ -84,6 +84,7 @@ def paper_settings(**overrides):
         "heads": "original",  # configs/paper.yaml `parity`
         "token_layout": "original",
         "deterministic": False,  # cuDNN autotuning (the original recipe's cudnn flags: set_backend)
+        "noise": {"types": [], "levels": [], "probability": 0.0},  # the paper trains clean
     }
     return make_settings(MODEL, {**values, **overrides})
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from tests.conftest import PROJECT_ROOT
 
@@ -61,7 +62,9 @@ def test_encode_throughput_tiny_writes_stage_bare_and_ratio_per_set(tmp_path, cl
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["environment"]["torch_threads"] == 1 and sum(result["split_sizes"].values()) == 24
-    assert set(result["images"]) == {"clean", "gaussian_10", "salt_pepper_10"}  # params.yaml's grid
+    grid = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())["grid"]
+    top = f"{max(grid['noise_levels']):g}"
+    assert set(result["images"]) == {"clean"} | {f"{t}_{top}" for t in grid["noise_types"]}  # params.yaml's grid
     assert result["images"]["clean"]["images"] == 24
     for name, res in result["images"].items():
         assert len(res["rounds_s"]["stage"]) == len(res["rounds_s"]["bare"]) == 2, name
