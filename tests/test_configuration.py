@@ -35,6 +35,6 @@ def test_jobs_read_configfile_and_config_overrides(repo, cli_env):  # noqa: F811
     assert "Nothing to be done" in _run([snakemake_exe(), "-n", trained] + with_both, repo, cli_env)
     # Through a target rule (it asks for the settings stamps): the run is current under the override,
     # and out of date without it (its learning rate differs), never silently reused.
-    retrain = "output: runs/synthetic/latefusion/seed1/model.pt"  # the train job of that run, in a dry run
+    retrain = "train latefusion on synthetic, seed 1"  # the train job of that run (its message:), in a dry run
     assert retrain not in _run([snakemake_exe(), "-n", "evaluate_all"] + with_both, repo, cli_env)
     assert retrain in _run([snakemake_exe(), "-n", "evaluate_all"] + with_file, repo, cli_env)
