@@ -141,13 +141,7 @@ def markdown_table(
     """The accuracy tables; ``marked`` cells get a † (significantly different from the reference)."""
     lines = [f"# {TITLE}", ""]
     for dataset, table in accuracy_tables(summary, marked).items():
-        lines += [
-            f"## {dataset}",
-            "",
-            "| model | " + " | ".join(table.columns) + " |",
-            "|---|" + "---|" * len(table.columns),
-        ]
-        lines += [f"| {model} | " + " | ".join(row) + " |" for model, row in table.iterrows()]
+        lines += [f"## {dataset}", "", *paper_tables.markdown_model_table(table)]
         lines.append("")
     lines += [_seeds_line(summary), *_dagger_note(significance_cfg)]
     return "\n".join(lines) + "\n"

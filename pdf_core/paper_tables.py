@@ -1,4 +1,4 @@
-"""LaTeX tables to paste into a paper (booktabs): the flat summary and the QMF paper's Table 2 layout.
+"""Tables to paste: LaTeX (booktabs) — the flat summary and the QMF paper's Table 2 layout — and markdown rows.
 
 Cells are accuracy in % as ``mean ± std`` over train seeds; the best mean of each column (per
 dataset) is bold. ``table2`` groups the rows as the QMF paper does — unimodal, static fusion,
@@ -13,6 +13,12 @@ from pdf_core.models import GROUPS, model_group
 
 GROUP_TITLES = {"unimodal": "Unimodal", "static": "Static fusion", "dynamic": "Dynamic fusion"}
 NOISE_TITLES = {"gaussian": "Gaussian", "salt_pepper": "Salt \\& pepper"}
+
+
+def markdown_model_table(table: pd.DataFrame) -> list[str]:
+    """The lines of a markdown table with a row per model (``table``'s index) and its columns, cells as given."""
+    lines = ["| model | " + " | ".join(table.columns) + " |", "|---|" + "---|" * len(table.columns)]
+    return lines + [f"| {model} | " + " | ".join(row) + " |" for model, row in table.iterrows()]
 
 
 def latex_escape(text: str) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pdf_core.noise_types import NOISE_DECLARATIONS, NOISE_TYPE_NAMES, level_fraction, severity
+from pdf_core.paper_tables import markdown_model_table
 
 CE_REFERENCE = "latefusion"  # static late fusion: the "AlexNet" every CE is relative to
 COLUMNS = ["dataset", "model", "noise_type", "levels", "mean_acc", "ce", "rank", "mce"]
@@ -144,13 +145,7 @@ def markdown(table: pd.DataFrame, undefined: dict, summary: pd.DataFrame) -> str
     if table.empty:
         return "\n".join(lines + ["No noise level above 0 in the grid: nothing to report.", ""])
     for dataset, (grid, ranking) in dataset_tables(table, summary).items():
-        lines += [
-            f"## {dataset}",
-            "",
-            "| model | " + " | ".join(grid.columns) + " |",
-            "|---|" + "---|" * len(grid.columns),
-        ]
-        lines += [f"| {model} | " + " | ".join(row) + " |" for model, row in grid.iterrows()]
+        lines += [f"## {dataset}", "", *markdown_model_table(grid)]
         lines += ["", "| family | ranking by mean accuracy, best first |", "|---|---|"]
         lines += [f"| {family} | {row.iloc[0]} |" for family, row in ranking.iterrows()]
         lines += ["", *_notes(undefined, dataset)]
