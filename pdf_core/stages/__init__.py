@@ -53,6 +53,13 @@ def dataset_block(params: dict, name: str) -> dict:
     return dataset_config(params, name)
 
 
+def encoder_specs(params: dict, dataset: str) -> dict:
+    """The dataset's three encoder specs (text, image, GloVe), resolved: what its frozen features and its
+    models' inputs come from."""
+    ds = dataset_block(params, dataset)
+    return {key: ds[key] for key in ("text_encoder_spec", "image_encoder_spec", "glove_spec")}
+
+
 def add_dataset_argument(parser) -> None:
     parser.add_argument("--dataset", required=True, help="a dataset under `datasets`")
 

@@ -5,7 +5,7 @@ corruption (``--train-noise TYPE --level L``, pdf_core.train_noise)."""
 from __future__ import annotations
 
 from pdf_core import paths
-from pdf_core.stages import add_dataset_argument, dataset_block
+from pdf_core.stages import add_dataset_argument, encoder_specs
 
 SCOPE = "dataset"
 STAMP_DIR = "data/features"
@@ -13,9 +13,8 @@ UPSTREAM = ("features", "glove")
 
 
 def reads(params: dict, dataset: str, model: str | None = None) -> dict:
-    ds = dataset_block(params, dataset)
     return {
-        "encoders": {key: ds[key] for key in ("text_encoder_spec", "image_encoder_spec", "glove_spec")},
+        "encoders": encoder_specs(params, dataset),
         "features": params["features"],
         "noise": params["noise"],
     }

@@ -4,17 +4,16 @@ Not a stage itself."""
 from __future__ import annotations
 
 from pdf_core import paths
-from pdf_core.stages import dataset_block
+from pdf_core.stages import encoder_specs
 
 
 def run_reads(params: dict, dataset: str, model: str) -> dict:
     """The model's merged settings, and the dataset's encoders and feature settings its inputs come from."""
     from pdf_core.settings import model_hparams
 
-    ds = dataset_block(params, dataset)
     return {
         "hparams": model_hparams(params, model, dataset),
-        "encoders": {key: ds[key] for key in ("text_encoder_spec", "image_encoder_spec", "glove_spec")},
+        "encoders": encoder_specs(params, dataset),
         "features": params["features"],
     }
 
