@@ -33,8 +33,9 @@ from pdf_core import paths
 from pdf_core.config import dataset_config, load_params
 from pdf_core.device import pick_device, place_model
 from pdf_core.grid import conditions
-from pdf_core.inputs import SplitInputs, build_run_model, finetune_inputs
+from pdf_core.inputs import SplitInputs, finetune_inputs
 from pdf_core.io_utils import read_json, write_json
+from pdf_core.run_model import build_run_model
 from pdf_core.settings import run_settings
 from pdf_core.train import predict, train_run
 

@@ -4,7 +4,7 @@ Paper size: BERT-base (``transformers.BertConfig()`` defaults) and ResNet-152, b
 weights so nothing is downloaded; 48 tokens; 101 classes (Food-101); the store holds Resize(256) +
 centre square, CenterCrop(224) at load; 3 image regions (MMBT's pooled ResNet feature map). Tiny:
 the same code on a 2-layer 32-wide BERT and ResNet-18 at 32 px, for the CPU test. The model is the
-project's own: ``pdf_core.inputs.build_run_model`` (TextEncoder + ImageEncoder + the ``qmf`` fusion
+project's own: ``pdf_core.run_model.build_run_model`` (TextEncoder + ImageEncoder + the ``qmf`` fusion
 model) with the settings of the paper recipe (``paper_settings``).
 """
 
@@ -18,7 +18,8 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from pdf_core.inputs import SplitInputs, build_run_model
+from pdf_core.inputs import SplitInputs
+from pdf_core.run_model import build_run_model
 from pdf_core.settings import make_settings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -3,7 +3,7 @@
     python bench/train_throughput.py [--device cuda|cpu] [--tiny] [--steps 40] [--warmup-steps 5]
         [--fast-micro-batch 256] [--compile] [--workers 12] [--json OUT]
 
-The model is the project's own (``pdf_core.inputs.build_run_model``: TextEncoder + ImageEncoder +
+The model is the project's own (``pdf_core.run_model.build_run_model``: TextEncoder + ImageEncoder +
 ``qmf``) at paper size (BERT-base, ResNet-152, 48 tokens, 101 classes, 224 crops, 3 regions) with
 random weights (bench/paper_shapes.py), or tiny shapes with ``--tiny``. Recipes:
 

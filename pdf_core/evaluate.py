@@ -31,9 +31,10 @@ import torch
 from pdf_core import metrics, paths
 from pdf_core.device import pick_device, place_model
 from pdf_core.faults import failpoint
-from pdf_core.inputs import RunModel, SplitInputs, build_run_model
+from pdf_core.inputs import SplitInputs
 from pdf_core.io_utils import remove_stale_temps, write_json
 from pdf_core.noise import NoiseCondition
+from pdf_core.run_model import RunModel, build_run_model
 from pdf_core.settings import RunSettings
 from pdf_core.train import predict
 

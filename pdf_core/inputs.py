@@ -1,8 +1,8 @@
 """Model inputs for one split or noise condition, in either training mode.
 
 * ``frozen``: the cached encoder features (``data/features/<ds>/frozen/*.npz``) as tensors.
-* ``finetune``: the uint8 image store, token ids and GloVe bag of words; the trainable encoders in
-  :class:`RunModel` turn them into features on the device. Test-time noise is applied here, on the
+* ``finetune``: the uint8 image store, token ids and GloVe bag of words; the trainable encoders of
+  :class:`pdf_core.run_model.RunModel` turn them into features on the device. Test-time noise is applied here, on the
   stored images and texts, exactly as the frozen path applies it before encoding.
 
 With train-time corruption (``train.noise``, :mod:`pdf_core.train_noise`) the training split is a
@@ -16,17 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from pdf_core.data.glove import load_glove
-from pdf_core.features.encoders import ImageEncoder, TextEncoder, load_tokenizer, max_length, tokenize
+from pdf_core.features.encoders import load_tokenizer, max_length, tokenize
 from pdf_core.features.frozen import bag_of_words, load_cache
 from pdf_core.features.store import load_split
-from pdf_core.models import build_model
-from pdf_core.models.base import FusionModel, InputDims
 from pdf_core.noise import NoiseCondition, TestNoiser
 from pdf_core.noise_types import NOISE_DECLARATIONS
-from pdf_core.settings import RunSettings
 from pdf_core.train_noise import TRAIN_NOISE_STREAM
 
 DEVICE_MEMORY_SHARE = 0.25  # a split is kept on the GPU when it takes at most this share of the free memory
@@ -237,48 +233,3 @@ def finetune_inputs(
         text_noised,
         text_masked,
     )
-
-
-class RunModel(nn.Module):
-    """A fusion model plus, in finetune mode, the trainable encoders feeding it."""
-
-    def __init__(
-        self, fusion: FusionModel, text_encoder: nn.Module | None = None, image_encoder: nn.Module | None = None
-    ):
-        super().__init__()
-        self.fusion, self.text_encoder, self.image_encoder = fusion, text_encoder, image_encoder
-
-    def features(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        feats = {}
-        for key in self.fusion.inputs:
-            if key == "txt" and self.text_encoder is not None:
-                feats["txt"] = self.text_encoder(batch["input_ids"], batch["attention_mask"])
-            elif key == "img" and self.image_encoder is not None:
-                feats["img"] = self.image_encoder(batch["images"])
-            elif key in batch:
-                feats[key] = batch[key].float()
-        # models that need raw tokens (MMBT) read them from the batch directly
-        for key in ("input_ids", "attention_mask", "images"):
-            if key in batch:
-                feats.setdefault(key, batch[key])
-        return feats
-
-    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return self.fusion(self.features(batch))
-
-
-def build_run_model(
-    model_name: str, hp: RunSettings, ds: dict, features: dict, n_classes: int, train_inputs: SplitInputs
-) -> RunModel:
-    """The whole trainable model of one run; input sizes are read off the training inputs."""
-    n_train, a = len(train_inputs), train_inputs.arrays
-    if hp.mode == "frozen":
-        dims = InputDims(
-            txt=a["txt"].shape[1], img_regions=a["img"].shape[1], img=a["img"].shape[2], bow=a["bow"].shape[1]
-        )
-        return RunModel(build_model(model_name, dims, n_classes, hp, n_train))
-    text_enc = TextEncoder(ds["text_encoder_spec"])
-    image_enc = ImageEncoder(ds["image_encoder_spec"], features["crop_size"], features["mean"], features["std"])
-    dims = InputDims(txt=text_enc.dim, img_regions=image_enc.num_regions, img=image_enc.dim, bow=a["bow"].shape[1])
-    fusion = build_model(model_name, dims, n_classes, hp, n_train)
-    return RunModel(fusion, text_enc if "txt" in fusion.inputs else None, image_enc if "img" in fusion.inputs else None)

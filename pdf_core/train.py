@@ -32,9 +32,10 @@ from tqdm import tqdm
 from pdf_core.curves import write_curves
 from pdf_core.device import pick_device, place_model
 from pdf_core.faults import failpoint
-from pdf_core.inputs import RunModel, SplitInputs, build_run_model, on_device_if_it_fits
+from pdf_core.inputs import SplitInputs, on_device_if_it_fits
 from pdf_core.io_utils import atomic_path, remove_stale_temps, write_json
 from pdf_core.optim import accumulation_groups, make_optimizer, optimizer_step
+from pdf_core.run_model import RunModel, build_run_model
 from pdf_core.seeding import rng_state, seed_everything, set_rng_state
 from pdf_core.settings import RunSettings
 

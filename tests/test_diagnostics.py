@@ -12,10 +12,11 @@ import yaml
 from pdf_core.aggregate import heads_markdown, summarize
 from pdf_core.config import dataset_config
 from pdf_core.evaluate import condition_metrics, evaluate_runs
-from pdf_core.inputs import RunModel, SplitInputs
+from pdf_core.inputs import SplitInputs
 from pdf_core.models import build_model
 from pdf_core.models.base import InputDims
 from pdf_core.noise import NoiseCondition
+from pdf_core.run_model import RunModel
 from pdf_core.train import predict, save_checkpoint
 from tests.conftest import PROJECT_ROOT, settings
 

@@ -5,10 +5,10 @@ import torch
 from torch import nn
 
 from pdf_core.features.encoders import load_tokenizer, tokenize
-from pdf_core.inputs import RunModel
 from pdf_core.models import build_model, model_names
 from pdf_core.models.base import BERT_INIT_STD, InputDims, image_head, text_head
 from pdf_core.models.mmbt import IMAGE_SLOT, joint_sequence
+from pdf_core.run_model import RunModel
 from tests.conftest import settings
 
 DIMS = InputDims(txt=8, img_regions=3, img=5, bow=4)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from pdf_core.inputs import RunModel, SplitInputs
+from pdf_core.inputs import SplitInputs
 from pdf_core.models.base import FusionModel, InputDims
 from pdf_core.optim import (
     BertAdam,
@@ -15,6 +15,7 @@ from pdf_core.optim import (
     optimizer_steps,
     param_groups,
 )
+from pdf_core.run_model import RunModel
 from pdf_core.train import _Run
 from tests.conftest import settings
 

@@ -278,7 +278,8 @@ def test_evaluation_killed_resumes_to_identical_result(toy, failpoint):
 def test_one_process_for_several_seeds_writes_what_one_process_per_seed_writes(toy):
     """The pipeline evaluates every seed of a model in one job; the clean test set is predicted once."""
     from pdf_core.config import dataset_config, load_params
-    from pdf_core.inputs import build_run_model, frozen_inputs
+    from pdf_core.inputs import frozen_inputs
+    from pdf_core.run_model import build_run_model
     from pdf_core.settings import run_settings
     from pdf_core.train import predict
 

@@ -2,7 +2,7 @@
 or the original's bare BERT-initialised linear with ``parity.heads: original``).
 
 In ``frozen`` mode the pooled vector comes from the feature cache; in ``finetune`` mode from the
-trainable :class:`~pdf_core.features.encoders.TextEncoder` that :class:`~pdf_core.inputs.RunModel`
+trainable :class:`~pdf_core.features.encoders.TextEncoder` that :class:`~pdf_core.run_model.RunModel`
 runs in front of this head.
 """
 
