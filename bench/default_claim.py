@@ -1,11 +1,11 @@
 """Why the dynamic fusions win or lose on the embedded default: per-sample weights and heads under noise.
 
-    python bench/default_claim.py [PROJECT_DIR] [--split test|dev] [--modes paper corrected] [--level 10]
+    python bench/default_claim.py [PROJECT_DIR] [--split test|dev] [--noise-parity original project] [--level 10]
 
 Run in a project whose pipeline has trained the late-fusion family (latefusion, tmc, qmf, pdf). For each
-noise mode it noises the chosen split itself (pdf_core.noise.TestNoiser, the grid's noise types and eval
+``parity.noise`` choice it noises the chosen split itself (pdf_core.noise.TestNoiser, the grid's noise types and eval
 seeds at ``--level``), encodes it with the frozen encoders, loads every trained seed and prints, side by
-side per mode:
+side per choice:
 
 1. fused accuracy and each head's accuracy (text head alone, image head alone) per noise type;
 2. per model, the mean fusion weight of each modality on clean vs noised samples, and the AUROC with which
@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.stats import mannwhitneyu
+
+from pdf_core.parity import PARITY_CHOICES
 
 FUSION_MODELS = ("latefusion", "tmc", "qmf", "pdf")
 
@@ -76,8 +78,9 @@ def _load_quality(raw_dir: Path, ids: list[str]) -> dict[str, np.ndarray] | None
     return out
 
 
-def collect(project: Path, split: str, modes: list[str], level: float) -> dict:
-    """Per-sample predictions of every seed of every fusion model, per mode and noise type (and clean)."""
+def collect(project: Path, split: str, noise_parities: list[str], level: float) -> dict:
+    """Per-sample predictions of every seed of every fusion model, per parity.noise choice and noise type
+    (and clean)."""
     import torch
 
     from pdf_core import paths
@@ -100,13 +103,14 @@ def collect(project: Path, split: str, modes: list[str], level: float) -> dict:
     encoders = FrozenEncoders(ds, params["features"], paths.glove_dir(dataset), device)
     clean = frozen_inputs(paths.frozen_clean(dataset, split))
     conditions = {("clean", "none", 0): clean}
-    for mode in modes:
+    for noise_parity in noise_parities:
         for noise_type in grid["noise_types"]:
             for eval_seed in grid["eval_seeds"]:
-                cond = NoiseCondition(noise_type, level, eval_seed, mode)
+                cond = NoiseCondition(noise_type, level, eval_seed, noise_parity)
                 noiser = TestNoiser(cond, len(data["labels"]), data["texts"], data["sizes"])
-                arrays = encoders.encode(data["images"], data["texts"], noiser, desc=f"{split} {mode} {noise_type}")
-                conditions[mode, noise_type, eval_seed] = SplitInputs(
+                desc = f"{split} {noise_parity} {noise_type}"
+                arrays = encoders.encode(data["images"], data["texts"], noiser, desc=desc)
+                conditions[noise_parity, noise_type, eval_seed] = SplitInputs(
                     arrays, data["labels"], noiser.image_noised, noiser.text_noised, noiser.text_masked
                 )
     train_inputs = frozen_inputs(paths.frozen_clean(dataset, "train"))
@@ -123,7 +127,7 @@ def collect(project: Path, split: str, modes: list[str], level: float) -> dict:
     return out
 
 
-def report(res: dict, modes: list[str], level: float) -> None:
+def report(res: dict, noise_parities: list[str], level: float) -> None:
     labels, conditions, preds, seeds = res["labels"], res["conditions"], res["preds"], res["seeds"]
     noisy = [k for k in conditions if k[0] != "clean"]
     noise_types = sorted({k[1] for k in noisy})
@@ -132,13 +136,13 @@ def report(res: dict, modes: list[str], level: float) -> None:
         mask = np.ones(len(labels), bool) if mask is None else mask
         return float((logits.argmax(1)[mask] == labels[mask]).mean()) if mask.any() else None
 
-    def over(model, mode, noise_type, fn):
-        """fn(pred, inputs) averaged over train seeds and eval seeds of one mode x noise type."""
-        keys = [k for k in conditions if k[0] == mode and k[1] == noise_type]
+    def over(model, noise_parity, noise_type, fn):
+        """fn(pred, inputs) averaged over train seeds and eval seeds of one parity.noise choice x noise type."""
+        keys = [k for k in conditions if k[0] == noise_parity and k[1] == noise_type]
         return _mean([fn(preds[model][k, s], conditions[k]) for k in keys for s in seeds])
 
     print(f"\n## 1. Accuracy (%) at level {level:g}: fused | text head | image head (mean over seeds)\n")
-    cols = [(m, t) for t in noise_types for m in modes]
+    cols = [(m, t) for t in noise_types for m in noise_parities]
     print("| model | clean | " + " | ".join(f"{t} {m}" for m, t in cols) + " |")
     print("|---|---|" + "---|" * len(cols))
     for model in FUSION_MODELS:
@@ -148,10 +152,10 @@ def report(res: dict, modes: list[str], level: float) -> None:
             print(f"| {model} {head} | {_fmt(clean, 1, 100)} | " + " | ".join(_fmt(c, 1, 100) for c in cells) + " |")
 
     print("\n## 2. Mean fusion weight, clean vs noised samples; AUROC(image weight: clean image > noised image)\n")
-    print("| model | mode | noise | w_img clean | w_img noised | w_txt intact | w_txt masked | AUROC img |")
+    print("| model | draws | noise | w_img clean | w_img noised | w_txt intact | w_txt masked | AUROC img |")
     print("|---|---|---|---|---|---|---|---|")
     for model in FUSION_MODELS[1:]:
-        for mode in modes:
+        for noise_parity in noise_parities:
             for t in noise_types:
 
                 def w(p, inp, key, flag, want):
@@ -159,30 +163,30 @@ def report(res: dict, modes: list[str], level: float) -> None:
                     return float(p[key][mask].mean()) if mask.any() else None
 
                 cells = [
-                    over(model, mode, t, lambda p, i: w(p, i, "weight_img", "image_noised", False)),
-                    over(model, mode, t, lambda p, i: w(p, i, "weight_img", "image_noised", True)),
-                    over(model, mode, t, lambda p, i: w(p, i, "weight_txt", "text_masked", False)),
-                    over(model, mode, t, lambda p, i: w(p, i, "weight_txt", "text_masked", True)),
-                    over(model, mode, t, lambda p, i: auroc(p["weight_img"], ~i.image_noised)),
+                    over(model, noise_parity, t, lambda p, i: w(p, i, "weight_img", "image_noised", False)),
+                    over(model, noise_parity, t, lambda p, i: w(p, i, "weight_img", "image_noised", True)),
+                    over(model, noise_parity, t, lambda p, i: w(p, i, "weight_txt", "text_masked", False)),
+                    over(model, noise_parity, t, lambda p, i: w(p, i, "weight_txt", "text_masked", True)),
+                    over(model, noise_parity, t, lambda p, i: auroc(p["weight_img"], ~i.image_noised)),
                 ]
-                print(f"| {model} | {mode} | {t} | " + " | ".join(_fmt(c, 3) for c in cells) + " |")
+                print(f"| {model} | {noise_parity} | {t} | " + " | ".join(_fmt(c, 3) for c in cells) + " |")
 
     print("\n## 3. Accuracy (%) per cell: image clean/noised x text intact/masked — fused (text head, image head)\n")
     cells = [(False, False), (True, False), (False, True), (True, True)]
     names = ["img clean, txt intact", "img noised, txt intact", "img clean, txt masked", "img noised, txt masked"]
-    for mode in modes:
+    for noise_parity in noise_parities:
         for t in noise_types:
             share = [
                 _mean(
                     [
                         float(((c.image_noised == a) & (c.text_masked == b)).mean())
                         for k, c in conditions.items()
-                        if k[0] == mode and k[1] == t
+                        if k[0] == noise_parity and k[1] == t
                     ]
                 )
                 for a, b in cells
             ]
-            print(f"\n{mode} {t}: share of samples per cell " + ", ".join(_fmt(s, 2) for s in share))
+            print(f"\n{noise_parity} {t}: share of samples per cell " + ", ".join(_fmt(s, 2) for s in share))
             print("| model | " + " | ".join(names) + " |")
             print("|---|" + "---|" * len(names))
             for model in FUSION_MODELS:
@@ -191,7 +195,7 @@ def report(res: dict, modes: list[str], level: float) -> None:
                     vals = [
                         over(
                             model,
-                            mode,
+                            noise_parity,
                             t,
                             lambda p, i, a=a, b=b, key=key: acc(p[key], (i.image_noised == a) & (i.text_masked == b)),
                         )
@@ -237,11 +241,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("project", nargs="?", default=".", type=Path)
     parser.add_argument("--split", choices=("test", "dev"), default="test")
-    parser.add_argument("--modes", nargs="+", choices=("paper", "corrected"), default=["paper", "corrected"])
+    parser.add_argument(
+        "--noise-parity", nargs="+", choices=PARITY_CHOICES, default=["original", "project"], dest="noise_parities"
+    )
     parser.add_argument("--level", type=float, default=10.0)
     args = parser.parse_args()
-    res = collect(args.project.resolve(), args.split, args.modes, args.level)
-    report(res, args.modes, args.level)
+    res = collect(args.project.resolve(), args.split, args.noise_parities, args.level)
+    report(res, args.noise_parities, args.level)
 
 
 if __name__ == "__main__":

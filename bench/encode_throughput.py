@@ -166,7 +166,7 @@ def noisy_conditions(params: dict) -> list[NoiseCondition]:
     for noise_type in params["grid"]["noise_types"]:
         level = max(c[1] for c in conds if c[0] == noise_type)
         eval_seed = min(c[2] for c in conds if c[0] == noise_type)
-        out.append(NoiseCondition(noise_type, level, eval_seed, params["noise"]["mode"]))
+        out.append(NoiseCondition(noise_type, level, eval_seed, params["parity"]["noise"]))
     return out
 
 
@@ -221,7 +221,7 @@ def main() -> None:
             "config": {
                 **vars(args),
                 "image_encoder": built["ds"]["image_encoder"],
-                "noise_mode": params["noise"]["mode"],
+                "noise_parity": params["parity"]["noise"],
             },
             "environment": {
                 "device": str(device),

@@ -9,7 +9,7 @@ packaged encoders, in one folder small enough to travel (docs/mvsa_finetune.md "
 
 * ``features/<split>/jpeg/<row>.jpg`` — the uint8 image store re-encoded as JPEG, at the store size (the
   size test-time noise acts at), at the highest quality in ``QUALITIES`` that keeps the bundle within
-  ``--max-mib``; ``samples.jsonl`` (ids, labels, texts, resized sizes: paper-mode noise replays them),
+  ``--max-mib``; ``samples.jsonl`` (ids, labels, texts, resized sizes: the original noise draws replay them),
   ``tokens.npz`` (re-tokenized with the text encoder below), ``classes.json``, ``data_report.json``;
 * ``glove/`` — the dataset's GloVe vectors, as the ``glove`` job wrote them;
 * ``text_encoder/`` — the text encoder with its vocabulary cut to the wordpieces of the dataset's texts

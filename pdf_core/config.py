@@ -17,7 +17,8 @@ import yaml
 
 from pdf_core.io_utils import write_text
 from pdf_core.models import model_names, model_settings
-from pdf_core.noise_types import NOISE_MODES, NOISE_TYPE_NAMES
+from pdf_core.noise_types import NOISE_TYPE_NAMES
+from pdf_core.parity import PARITY_CHOICES, PARITY_SWITCHES
 from pdf_core.train_noise import config_problems as train_noise_problems
 
 if TYPE_CHECKING:
@@ -26,11 +27,6 @@ if TYPE_CHECKING:
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = PROJECT_ROOT / "workflow" / "schemas" / "params.schema.yaml"
 DATASET_REGISTRY = Path(__file__).resolve().parent / "data" / "splits.py"
-
-
-# `parity` switches: `project` keeps the project's behaviour, `original` reproduces the original code's
-PARITY_CHOICES = ("project", "original")  # = $defs.parityChoice of the schema (tests/test_config.py)
-RUN_PARITY_KEYS = ("heads", "token_layout")  # the switches a model reads (RunSettings); the others act on features
 
 
 class ParamsError(ValueError):
@@ -78,12 +74,18 @@ def dataset_kinds() -> list[str]:
 
 
 def load_schema() -> dict:
-    """The schema of params.yaml, with the models (names and each one's own keys), the noise types and
-    modes, and the dataset kinds filled in from their registries."""
+    """The schema of params.yaml, with the models (names and each one's own keys), the noise types, the
+    parity choices and the dataset kinds filled in from their registries."""
     schema = yaml.safe_load(_schema_text())
     defs = schema["$defs"]
     defs["noiseType"]["enum"] = list(NOISE_TYPE_NAMES)
-    defs["noiseMode"]["enum"] = list(NOISE_MODES)
+    defs["parityChoice"]["enum"] = list(PARITY_CHOICES)
+    parity = schema["properties"]["parity"]
+    parity["required"] = list(PARITY_SWITCHES)
+    parity["properties"] = {
+        name: {"$ref": "#/$defs/parityChoice", "description": f"original: {what}"}
+        for name, what in PARITY_SWITCHES.items()
+    }
     defs["datasetKind"]["enum"] = dataset_kinds()
     defs["modelName"]["enum"] = model_names()
     defs["modelOverrides"]["properties"] = {

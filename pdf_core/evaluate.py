@@ -163,7 +163,7 @@ def evaluate_runs(
                 noise_type=cond.noise_type,
                 noise_level=cond.level,
                 eval_seed=cond.eval_seed,
-                noise_mode=cond.mode,
+                noise_parity=cond.parity,
                 model=model_name,
                 dataset=ds["name"],
                 **fit,

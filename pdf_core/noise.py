@@ -1,17 +1,18 @@
-"""Test-time noise protocol of QMF (ICML 2023), in a paper-faithful and a corrected mode.
+"""Test-time noise protocol of QMF (ICML 2023): the original code's draws replayed (``parity.noise:
+original``), or this project's per-sample draws (``project``).
 
 Images are uint8 arrays H x W x 3: the stored square after Resize(image_size) (the paper adds noise
 after Resize(256) and before CenterCrop(224)). Texts are plain strings.
 
-The two modes side by side, and why there are two: docs/fidelity.md, "Test-time noise".
+The two side by side, and why there are two: docs/fidelity.md, "Test-time noise".
 
 Beside the paper's two types, the wider suite (missing modality, ImageNet-C style image families, text
-typos / dropout / swaps; :mod:`pdf_core.corruptions`) has no original to replay: in either mode it draws
-as ``corrected`` mode does, per (eval seed, sample). The types are declared in :mod:`pdf_core.noise_types`
+typos / dropout / swaps; :mod:`pdf_core.corruptions`) has no original to replay: under either choice it
+draws as ``project`` does, per (eval seed, sample). The types are declared in :mod:`pdf_core.noise_types`
 (what each corrupts, how often, which the original had) and implemented here; docs/noise.md describes
 every one of them level by level.
 
-In both modes any chunking gives the same result.
+Under both choices any chunking gives the same result.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import numpy as np
 from pdf_core import corruptions
 from pdf_core.features.images import center_offset
 from pdf_core.noise_replay import Replay, base_seed, replay, salt_pepper_mask
-from pdf_core.noise_types import NOISE_DECLARATIONS, NOISE_MODES, half_when_noisy, severity
+from pdf_core.noise_types import NOISE_DECLARATIONS, half_when_noisy, severity
+from pdf_core.parity import PARITY_CHOICES
 from pdf_core.text import MASK_TOKEN
 
 # Seed-key components. Stream ids are nonzero on purpose: numpy's SeedSequence treats a trailing 0 in
@@ -53,13 +55,13 @@ def _check_level(level: float) -> float:
     return level
 
 
-def _paper_gaussian_noise(h: int, w: int, level: float) -> np.ndarray:
+def _original_gaussian_noise(h: int, w: int, level: float) -> np.ndarray:
     # Same draws as the original `np.random.seed(0); np.random.normal(0, sigma, (h, w, 1))`,
     # but without touching numpy's global RNG state.
     return np.random.RandomState(0).normal(0.0, 10.0 * level, size=(h, w, 1))
 
 
-def _apply_paper_noise(images: np.ndarray, noise: np.ndarray) -> np.ndarray:
+def _apply_original_noise(images: np.ndarray, noise: np.ndarray) -> np.ndarray:
     # images: [..., H, W, C] uint8; noise: [H, W, 1], broadcast to all channels (same value per pixel).
     out = np.add(images, noise, dtype=np.float64)  # then in place: the encode stage runs this per noised image
     np.minimum(out, 255.0, out=out)  # the original clipped only the top
@@ -70,15 +72,15 @@ def _apply_paper_noise(images: np.ndarray, noise: np.ndarray) -> np.ndarray:
     return out.astype(np.uint8)
 
 
-def gaussian_image_paper(image: np.ndarray, level: float) -> np.ndarray:
+def gaussian_image_original(image: np.ndarray, level: float) -> np.ndarray:
     """Original QMF Gaussian noise: fixed pattern (RNG seed 0 on every call), top clip, negatives wrap."""
     _check_image(image)
     level = _check_level(level)
     h, w, _ = image.shape
-    return _apply_paper_noise(image, _paper_gaussian_noise(h, w, level))
+    return _apply_original_noise(image, _original_gaussian_noise(h, w, level))
 
 
-def gaussian_image_corrected(image: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
+def gaussian_image_clipped(image: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
     """Gaussian noise N(0, (10*level)^2) from ``rng``, same on all channels, rounded, clipped to [0, 255]."""
     _check_image(image)
     level = _check_level(level)
@@ -121,23 +123,24 @@ def mask_text(text: str, prob: float, rng) -> str:
 
 @dataclass(frozen=True)
 class NoiseCondition:
-    """One evaluation noise condition: type, level epsilon, eval seed and mode."""
+    """One evaluation noise condition: type, level epsilon, eval seed, and whose draws (``parity.noise``)."""
 
     noise_type: str
     level: float
     eval_seed: int
-    mode: str = "paper"
+    parity: str = "original"
 
     @property
     def replays_original(self) -> bool:
-        """Paper mode on a type the original code had: its draws are replayed (pdf_core.noise_replay)."""
-        return self.mode == "paper" and NOISE_DECLARATIONS[self.noise_type].paper
+        """``parity.noise: original`` on a type the original code had: its draws are replayed
+        (pdf_core.noise_replay)."""
+        return self.parity == "original" and NOISE_DECLARATIONS[self.noise_type].paper
 
     def __post_init__(self) -> None:
         if self.noise_type not in NOISE_TYPES:
             raise ValueError(f"unknown noise_type {self.noise_type!r}; allowed: {', '.join(NOISE_TYPES)}")
-        if self.mode not in NOISE_MODES:
-            raise ValueError(f"unknown noise mode {self.mode!r}; allowed: {', '.join(NOISE_MODES)}")
+        if self.parity not in PARITY_CHOICES:
+            raise ValueError(f"unknown noise parity {self.parity!r}; allowed: {', '.join(PARITY_CHOICES)}")
         if isinstance(self.level, bool) or not isinstance(self.level, (int, float, np.integer, np.floating)):
             raise ValueError(f"noise level must be a number >= 0, got {self.level!r}")
         if not math.isfinite(self.level) or self.level < 0:
@@ -151,10 +154,10 @@ class TestNoiser:
 
     Which samples are noised is fixed at construction (``image_noised``, ``text_noised``: a type that
     leaves a modality alone flags none of it); after :meth:`texts` has seen a sample, ``text_masked``
-    says whether its text changed (a flagged text may keep every word). Paper mode replays the original
-    evaluation of the paper's two types (:mod:`pdf_core.noise_replay`) and needs the test ``texts`` and
-    the image ``sizes`` ([N, 2]: h, w after Resize, recorded by the features stage). Corrected mode, and
-    the suite's types in either mode: each sample's noise comes from its own generator; ``word_swap``
+    says whether its text changed (a flagged text may keep every word). ``parity.noise: original`` replays
+    the original evaluation of the paper's two types (:mod:`pdf_core.noise_replay`) and needs the test
+    ``texts`` and the image ``sizes`` ([N, 2]: h, w after Resize, recorded by the features stage).
+    ``project``, and the suite's types under either: each sample's noise comes from its own generator; ``word_swap``
     draws its words from the vocabulary of ``texts``.
     """
 
@@ -176,8 +179,9 @@ class TestNoiser:
         if cond.replays_original:
             if texts is None or self.sizes is None:
                 raise ValueError(
-                    "noise.mode paper replays the original evaluation and needs the test texts and each image's "
-                    "size after Resize (samples.jsonl 'resized'): rerun the features stage, or use noise.mode corrected"
+                    "parity.noise original replays the original evaluation and needs the test texts and each "
+                    "image's size after Resize (samples.jsonl 'resized'): rerun the features stage, or set "
+                    "parity.noise: project"
                 )
             if len(texts) != self.n:
                 raise ValueError(f"{len(texts)} texts for a test set of n={self.n} samples")
@@ -262,12 +266,12 @@ def _gaussian_images(noiser: TestNoiser, out: np.ndarray, flags: np.ndarray, sta
             i = start + int(j)
             h, w = (int(v) for v in noiser.sizes[i])
             if (h, w) not in patterns:
-                patterns[h, w] = _paper_gaussian_noise(h, w, noiser.level)
+                patterns[h, w] = _original_gaussian_noise(h, w, noiser.level)
             rows, cols = noiser.window(i, out.shape[1])
-            out[j] = _apply_paper_noise(out[j], patterns[h, w][rows, cols])
+            out[j] = _apply_original_noise(out[j], patterns[h, w][rows, cols])
         return
     for j in np.flatnonzero(flags):
-        out[j] = gaussian_image_corrected(out[j], noiser.level, noiser._sample_rng(start + int(j), _STREAM_IMAGE))
+        out[j] = gaussian_image_clipped(out[j], noiser.level, noiser._sample_rng(start + int(j), _STREAM_IMAGE))
 
 
 def _salt_pepper_images(noiser: TestNoiser, out: np.ndarray, flags: np.ndarray, start: int) -> None:
@@ -284,7 +288,7 @@ def _salt_pepper_images(noiser: TestNoiser, out: np.ndarray, flags: np.ndarray, 
         out[j][mask == 1] = 255
 
 
-# -- the wider suite (seeded per sample in either mode) -----------------------------------------------------
+# -- the wider suite (seeded per sample under either parity.noise) ------------------------------------------
 def _deterministic_images(corrupt: Callable[[np.ndarray, int], np.ndarray]) -> ImageNoise:
     """The flagged images of a chunk corrupted together by ``corrupt(images, severity)``, which draws nothing."""
 

@@ -1,10 +1,10 @@
-"""The declared noise types and modes: names, what each corrupts, at which per-sample rate, in which modes.
+"""The declared noise types: names, what each corrupts, at which per-sample rate, which the original code had.
 
 Standard library only, so that validating a configuration (the Snakefile loads :mod:`pdf_core.config`)
 imports neither numpy nor torch. :mod:`pdf_core.noise` gives every declaration here its implementation
 (and refuses to import when the two disagree); the schema's ``grid.noise_types`` enum, the grid, the
 encode stage and the evaluation all read the names from here. docs/noise.md describes every type, level
-by level, and what each mode does with it.
+by level, and what ``parity.noise`` does with it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-NOISE_MODES = ("paper", "corrected")
 SEVERITIES = 5  # ImageNet-C's severities 1..5
 MAX_LEVEL = 10.0  # the paper's top level; the families reach severity 5 and the missing rate 1 there
 
@@ -46,8 +45,8 @@ class NoiseDeclaration:
     seed_code: int  # part of every seed key of this type: never reuse one
     image_rate: Callable[[float], float] | None  # level -> probability that a sample's image is corrupted
     text_rate: Callable[[float], float] | None  # level -> probability that a sample's text is corrupted
-    # the original code had it: noise.mode paper replays its draws (pdf_core.noise_replay). A type it did
-    # not have has nothing to replay and draws as in corrected mode, in either mode.
+    # the original code had it: `parity.noise: original` replays its draws (pdf_core.noise_replay). A type
+    # it did not have has nothing to replay and draws per (eval seed, sample) under either choice.
     paper: bool = False
 
     @property

@@ -69,13 +69,21 @@ def frozen_clean(dataset: str, split: str) -> Path:
     return features_dir(dataset) / "frozen" / f"{split}.npz"
 
 
+def frozen_noisy_dir(dataset: str) -> Path:
+    return features_dir(dataset) / "frozen" / "test"
+
+
 def frozen_noisy(dataset: str, noise_type: str, level: float | str, eval_seed: int | str) -> Path:
-    return features_dir(dataset) / "frozen" / "test" / f"{condition_name(noise_type, level, eval_seed)}.npz"
+    return frozen_noisy_dir(dataset) / f"{condition_name(noise_type, level, eval_seed)}.npz"
+
+
+def frozen_train_noisy_dir(dataset: str) -> Path:
+    return features_dir(dataset) / "frozen" / "train_noisy"
 
 
 def frozen_train_noisy(dataset: str, noise_type: str, level: float | str) -> Path:
     """The train split under one test condition (type, level), seeded by the train-noise key (pdf_core.train_noise)."""
-    return features_dir(dataset) / "frozen" / "train_noisy" / f"{noise_type}_{level_name(level)}.npz"
+    return frozen_train_noisy_dir(dataset) / f"{noise_type}_{level_name(level)}.npz"
 
 
 def model_dir(dataset: str, model: str) -> Path:

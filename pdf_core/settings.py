@@ -22,8 +22,8 @@ import functools
 import logging
 from typing import Any
 
-from pdf_core.config import PARITY_CHOICES, RUN_PARITY_KEYS
 from pdf_core.models import model_settings
+from pdf_core.parity import PARITY_CHOICES, RUN_PARITY_KEYS
 from pdf_core.paths import tune_selected
 from pdf_core.tune import selected_settings, trials, tuned
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 # Stands where the eval seed stands in the test noise's seed keys ([key, sample, stream]); 2^32 is above
 # every 32-bit eval seed, so the train split's corruption shares no generator with a test condition's.
 TRAIN_NOISE_KEY = 2**32
-# The noise mode the train split is corrupted in: the only one where its draws are the train split's own.
-TRAIN_NOISE_MODE = "corrected"
+# Whose draws corrupt the train split: the project's, the only ones that are the train split's own.
+TRAIN_NOISE_PARITY = "project"
 # The trainer's per-epoch draw of which samples are corrupted comes from [train seed, epoch, this]; the
 # epoch's order comes from [train seed, epoch], so the two streams differ (nonzero: see pdf_core/noise.py).
 TRAIN_NOISE_STREAM = 5
@@ -52,17 +52,17 @@ def config_problems(params: dict) -> list[str]:
                 f"'{where}': probability {noise['probability']} needs {' and '.join(empty)} to draw from; "
                 "list them or set probability: 0"
             )
-        problem = mode_problem(params["noise"]["mode"])
+        problem = parity_problem(params["parity"]["noise"])
         if problem is not None:
-            problems.append(f"'{where}': {problem}; set noise.mode: corrected or probability: 0")
+            problems.append(f"'{where}': {problem}; set parity.noise: project or probability: 0")
     return problems
 
 
-def mode_problem(mode: str) -> str | None:
-    """Why the train split cannot be corrupted in noise mode ``mode``, or None when it can."""
-    if mode != TRAIN_NOISE_MODE:
+def parity_problem(noise_parity: str) -> str | None:
+    """Why the train split cannot be corrupted under ``parity.noise: noise_parity``, or None when it can."""
+    if noise_parity != TRAIN_NOISE_PARITY:
         return (
-            "train-time corruption needs noise.mode corrected: paper mode replays the original evaluation's "
+            "train-time corruption needs parity.noise project: original replays the original evaluation's "
             "draws, whose Gaussian pattern is one fixed pattern per image size, so training on it would learn "
             "the test's own pattern"
         )

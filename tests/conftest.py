@@ -40,7 +40,7 @@ def settings(model: str, **overrides):
     defaults, then ``overrides``."""
     import yaml
 
-    from pdf_core.config import RUN_PARITY_KEYS
+    from pdf_core.parity import RUN_PARITY_KEYS
     from pdf_core.settings import make_settings
 
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8"))

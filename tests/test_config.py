@@ -10,8 +10,6 @@ import pytest
 import yaml
 
 from pdf_core.config import (
-    PARITY_CHOICES,
-    RUN_PARITY_KEYS,
     ParamsError,
     dataset_config,
     load_params,
@@ -20,6 +18,7 @@ from pdf_core.config import (
     validate_params,
     write_resolved,
 )
+from pdf_core.parity import PARITY_CHOICES, PARITY_SWITCHES, RUN_PARITY_KEYS
 from pdf_core.settings import model_hparams
 from tests.conftest import PROJECT_ROOT, snakemake_exe
 
@@ -39,7 +38,8 @@ def params():
         (lambda p: p["grid"].__setitem__("seeds", []), "'grid.seeds': [] should be non-empty"),
         (lambda p: p["train"].__setitem__("lr", "fast"), "'train.lr': 'fast' is not of type 'number'"),
         (lambda p: p["models"]["qmf"].__setitem__("rank_wieght", 1), "unknown key 'rank_wieght' under 'models.qmf'"),
-        (lambda p: p["noise"].__setitem__("mode", "faithful"), "'noise.mode': 'faithful' is not one of"),
+        (lambda p: p["parity"].__setitem__("noise", "faithful"), "'parity.noise': 'faithful' is not one of"),
+        (lambda p: p.__setitem__("noise", {"mode": "paper"}), "unknown key 'noise'"),
         (lambda p: p["parity"].__setitem__("heads", "bare"), "'parity.heads': 'bare' is not one of"),
         (lambda p: p["parity"].__setitem__("mmbt_layout", "original"), "unknown key 'mmbt_layout' under 'parity'"),
         (lambda p: p["grid"]["datasets"].append("food"), "dataset 'food' has no block under 'datasets'"),
@@ -119,15 +119,14 @@ def test_model_keys_are_checked_per_model(params):
 
 def test_schema_lists_equal_the_registries():
     from pdf_core.data.splits import DATASET_KINDS
-    from pdf_core.noise import NOISE_MODES, NOISE_TYPES
+    from pdf_core.noise import NOISE_TYPES
 
     defs = load_schema()["$defs"]
     assert defs["noiseType"]["enum"] == list(NOISE_TYPES)
-    assert defs["noiseMode"]["enum"] == list(NOISE_MODES)
     assert defs["datasetKind"]["enum"] == list(DATASET_KINDS)
     assert defs["parityChoice"]["enum"] == list(PARITY_CHOICES)
     parity = load_schema()["properties"]["parity"]
-    assert set(RUN_PARITY_KEYS) <= set(parity["required"]) == set(parity["properties"])
+    assert set(RUN_PARITY_KEYS) <= set(parity["required"]) == set(parity["properties"]) == set(PARITY_SWITCHES)
 
 
 def test_parity_switches_that_change_features_travel_in_the_encoder_specs(params):

@@ -79,7 +79,7 @@ def test_evaluation_json_holds_train_accuracy_and_selected_epoch(tmp_path):
     )
     # the "training set" is the four samples above, relabelled so the fused model gets 2 of 4 right
     train = SplitInputs(_inputs().arrays, np.array([1, 0, 1, 0]))
-    cond = NoiseCondition("gaussian", 0, 1, "paper")
+    cond = NoiseCondition("gaussian", 0, 1, "original")
     ds = dataset_config(params, "synthetic")
     written = evaluate_runs([tmp_path / "model.pt"], hp, ds, params["features"], train, [(cond, _inputs())])
     result = json.loads(written[0].read_text())
@@ -148,9 +148,9 @@ def test_clean_test_set_loaded_once_and_every_json_has_the_diagnostics(tmp_path)
         return lambda: loaded.append(name) or _inputs()
 
     conds = [
-        (NoiseCondition(t, 0, e, "paper"), loader(f"{t}0e{e}")) for t in ("gaussian", "salt_pepper") for e in (1, 2)
+        (NoiseCondition(t, 0, e, "original"), loader(f"{t}0e{e}")) for t in ("gaussian", "salt_pepper") for e in (1, 2)
     ]
-    conds.append((NoiseCondition("gaussian", 5, 1, "paper"), loader("gaussian5e1")))
+    conds.append((NoiseCondition("gaussian", 5, 1, "original"), loader("gaussian5e1")))
     ds = dataset_config(params, "synthetic")
     written = evaluate_runs(checkpoints, hp, ds, params["features"], _inputs(), conds)
     assert loaded == ["gaussian0e1", "gaussian5e1"] and len(written) == 10
@@ -227,8 +227,8 @@ def test_evaluation_json_holds_the_weight_diagnostic(tmp_path):
         },
     )
     conds = [
-        (NoiseCondition("gaussian", 0, 1, "paper"), _inputs()),
-        (NoiseCondition("gaussian", 5, 1, "paper"), _flagged_inputs()),
+        (NoiseCondition("gaussian", 0, 1, "original"), _inputs()),
+        (NoiseCondition("gaussian", 5, 1, "original"), _flagged_inputs()),
     ]
     ds = dataset_config(params, "synthetic")
     written = evaluate_runs([tmp_path / "seed1" / "model.pt"], hp, ds, params["features"], _inputs(), conds)

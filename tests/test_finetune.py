@@ -52,7 +52,7 @@ def test_finetune_trains_and_evaluates_under_noise(tmp_path, model, parity):
         tmp_path / "curves",
     )
     assert metrics["epochs_run"] == 1
-    cond = NoiseCondition("gaussian", 10, 1, "paper")
+    cond = NoiseCondition("gaussian", 10, 1, "original")
     written = evaluate_runs(
         [tmp_path / "run" / "model.pt"],
         hp,

@@ -69,11 +69,11 @@ def plain_encoding(enc: FrozenEncoders, images: np.ndarray, texts: list[str], no
     "cond",
     [
         None,
-        NoiseCondition("gaussian", 10, 1, "paper"),
-        NoiseCondition("salt_pepper", 10, 2, "paper"),
-        NoiseCondition("gaussian", 5, 1, "corrected"),
+        NoiseCondition("gaussian", 10, 1, "original"),
+        NoiseCondition("salt_pepper", 10, 2, "original"),
+        NoiseCondition("gaussian", 5, 1, "project"),
     ],
-    ids=lambda c: "clean" if c is None else f"{c.noise_type}-{c.mode}",
+    ids=lambda c: "clean" if c is None else f"{c.noise_type}-{c.parity}",
 )
 @pytest.mark.parametrize("overlap", [True, False], ids=["worker-thread", "inline"])
 def test_stage_encoding_is_bit_identical_to_plain_chunks(encoders, store, cond, overlap, monkeypatch):
@@ -93,7 +93,7 @@ def test_stage_encoding_is_bit_identical_to_plain_chunks(encoders, store, cond, 
 
 @pytest.mark.parametrize("noise_type", ["gaussian_blur", "occlusion", "missing_text", "word_swap"])
 def test_a_suite_type_changes_only_its_modalitys_features(encoders, store, noise_type):
-    cond = NoiseCondition(noise_type, 10, 1, "corrected")
+    cond = NoiseCondition(noise_type, 10, 1, "project")
     got = encoders.encode(store, TEXTS, TestNoiser(cond, N, TEXTS), desc="test")
     want = plain_encoding(encoders, store, TEXTS, TestNoiser(cond, N, TEXTS))
     assert all(np.array_equal(got[key], want[key]) for key in want)

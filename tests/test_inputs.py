@@ -49,13 +49,13 @@ def test_finetune_inputs_under_a_suite_type_corrupt_only_its_modality(tmp_path):
     build_features(splits, raw, feats, ds["text_encoder_spec"], 32, "error")
     clean = finetune_inputs(feats, "test", ds, glove)
 
-    blurred = finetune_inputs(feats, "test", ds, glove, NoiseCondition("gaussian_blur", 10, 1, "corrected"))
+    blurred = finetune_inputs(feats, "test", ds, glove, NoiseCondition("gaussian_blur", 10, 1, "project"))
     changed = (blurred.arrays["images"] != clean.arrays["images"]).reshape(len(clean), -1).any(axis=1)
     assert changed.any() and np.array_equal(changed, blurred.image_noised)
     assert np.array_equal(blurred.arrays["input_ids"], clean.arrays["input_ids"])
     assert not blurred.text_noised.any() and not blurred.text_masked.any()
 
-    dropped = finetune_inputs(feats, "test", ds, glove, NoiseCondition("word_dropout", 10, 1, "corrected"))
+    dropped = finetune_inputs(feats, "test", ds, glove, NoiseCondition("word_dropout", 10, 1, "project"))
     assert np.array_equal(dropped.arrays["images"], clean.arrays["images"]) and not dropped.image_noised.any()
     changed = (dropped.arrays["input_ids"] != clean.arrays["input_ids"]).any(axis=1)
     assert dropped.text_masked.any() and np.array_equal(changed, dropped.text_masked)

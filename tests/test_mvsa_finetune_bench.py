@@ -87,7 +87,7 @@ def test_cut_vocabulary_tokenizes_every_text_and_masked_text_to_the_same_pieces(
     full, cut = load_tokenizer(spec), load_tokenizer(cut_spec)
     assert manifest["text_encoder"]["kept_rows"] == len(cut.get_vocab()) < manifest["text_encoder"]["vocab_rows"]
     # every word of every text masked (eps 10: p 0.5 per sample, each word with probability 1)
-    noiser = TestNoiser(NoiseCondition("gaussian", 10, 1, "corrected"), len(TEXTS), TEXTS, None)
+    noiser = TestNoiser(NoiseCondition("gaussian", 10, 1, "project"), len(TEXTS), TEXTS, None)
     masked = noiser.texts(TEXTS, 0)
     half = [" ".join("_" if k % 2 else w for k, w in enumerate(t.split())) for t in TEXTS]
     for texts in (TEXTS, masked, half):

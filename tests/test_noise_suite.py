@@ -1,5 +1,5 @@
 """The wider noise suite (pdf_core.corruptions, its types in pdf_core.noise): hand-computed values per family,
-the per-sample flags, seeding per (eval seed, sample) in either noise mode, and validation."""
+the per-sample flags, seeding per (eval seed, sample) under either parity.noise, and validation."""
 
 import copy
 import re
@@ -169,7 +169,7 @@ def _noised(cond, images, texts):
 @pytest.mark.parametrize("noise_type", SUITE)
 def test_flags_say_what_each_type_corrupted(noise_type):
     images, texts = _data(60)
-    noiser, out_images, out_texts = _noised(NoiseCondition(noise_type, 10, 1, "corrected"), images, texts)
+    noiser, out_images, out_texts = _noised(NoiseCondition(noise_type, 10, 1, "project"), images, texts)
     image_changed = (out_images != images).reshape(len(texts), -1).any(axis=1)
     text_changed = np.array([a != b for a, b in zip(out_texts, texts, strict=True)])
     np.testing.assert_array_equal(noiser.text_masked, text_changed)
@@ -185,11 +185,11 @@ def test_flags_say_what_each_type_corrupted(noise_type):
 @pytest.mark.parametrize("noise_type", SUITE)
 def test_level0_is_clean_and_chunks_give_the_whole(noise_type):
     images, texts = _data(25)
-    noiser, out_images, out_texts = _noised(NoiseCondition(noise_type, 0, 3, "corrected"), images, texts)
+    noiser, out_images, out_texts = _noised(NoiseCondition(noise_type, 0, 3, "project"), images, texts)
     assert not noiser.image_noised.any() and not noiser.text_noised.any()
     np.testing.assert_array_equal(out_images, images)
     assert out_texts == texts
-    cond = NoiseCondition(noise_type, 5, 3, "corrected")
+    cond = NoiseCondition(noise_type, 5, 3, "project")
     _, whole_images, whole_texts = _noised(cond, images, texts)
     chunked = TestNoiser(cond, len(texts), texts)
     later = chunked.texts(texts[10:], 10), chunked.images(images[10:], 10)  # later chunk first
@@ -200,61 +200,59 @@ def test_level0_is_clean_and_chunks_give_the_whole(noise_type):
 
 def test_missing_modalities_at_the_levels_rate():
     images, texts = _data(4000, size=2)
-    noiser, out_images, _ = _noised(NoiseCondition("missing_image", 5, 2, "corrected"), images, texts)
+    noiser, out_images, _ = _noised(NoiseCondition("missing_image", 5, 2, "project"), images, texts)
     assert noiser.image_noised.mean() == pytest.approx(0.5, abs=0.03)
     assert (out_images[noiser.image_noised] == PLACEHOLDER_GREY).all()
-    noiser, _, out_texts = _noised(NoiseCondition("missing_text", 10, 2, "corrected"), images, texts)
+    noiser, _, out_texts = _noised(NoiseCondition("missing_text", 10, 2, "project"), images, texts)
     assert noiser.text_noised.all() and set(out_texts) == {""} and noiser.text_masked.all()
     # an already empty text goes missing unchanged: drawn for it, not counted as changed
-    noiser = TestNoiser(NoiseCondition("missing_text", 10, 2, "corrected"), 2, ["", "a"])
+    noiser = TestNoiser(NoiseCondition("missing_text", 10, 2, "project"), 2, ["", "a"])
     assert noiser.texts(["", "a"], 0) == ["", ""] and noiser.text_masked.tolist() == [False, True]
 
 
 def test_each_sample_draws_from_its_own_eval_seed_and_index_generator():
     images, texts = _data(30)
-    noiser, out_images, _ = _noised(NoiseCondition("occlusion", 5, 4, "corrected"), images, texts)
+    noiser, out_images, _ = _noised(NoiseCondition("occlusion", 5, 4, "project"), images, texts)
     for i in np.flatnonzero(noiser.image_noised):  # image stream 1, severity ceil(5 / 2) = 3
         want = corruptions.occlude(images[i], 3, np.random.default_rng([4, int(i), 1]))
         np.testing.assert_array_equal(out_images[i], want)
-    noiser, _, out_texts = _noised(NoiseCondition("char_typos", 10, 4, "corrected"), images, texts)
+    noiser, _, out_texts = _noised(NoiseCondition("char_typos", 10, 4, "project"), images, texts)
     for i in np.flatnonzero(noiser.text_noised):  # text stream 2, severity 5: rate 0.5
         assert out_texts[i] == corruptions.char_typos(texts[i], 0.5, np.random.default_rng([4, int(i), 2]))
-    other = TestNoiser(NoiseCondition("char_typos", 10, 5, "corrected"), len(texts), texts)
+    other = TestNoiser(NoiseCondition("char_typos", 10, 5, "project"), len(texts), texts)
     assert (other.text_noised != noiser.text_noised).any()
 
 
 def test_word_swap_draws_from_the_splits_vocabulary():
     texts = ["b a", "c a", "a a a"]
-    noiser = TestNoiser(NoiseCondition("word_swap", 10, 1, "corrected"), 3, texts)
+    noiser = TestNoiser(NoiseCondition("word_swap", 10, 1, "project"), 3, texts)
     assert noiser.vocabulary == ["a", "b", "c"]
     assert {w for t in noiser.texts(texts, 0) for w in t.split()} <= {"a", "b", "c"}
-    blind = TestNoiser(NoiseCondition("word_swap", 10, 1, "corrected"), 3)
+    blind = TestNoiser(NoiseCondition("word_swap", 10, 1, "project"), 3)
     with pytest.raises(ValueError, match="split's texts"):
         blind.texts(texts, 0)
 
 
-# ---------------------------------------------------------------- modes, schema, docs
+# ---------------------------------------------------------------- parity.noise, schema, docs
 
 
 @pytest.mark.parametrize("noise_type", SUITE)
-def test_paper_mode_draws_a_suite_type_as_corrected_mode(noise_type):
-    # no original to replay: flags, images and texts per (eval seed, sample), exactly as in corrected mode
+def test_original_noise_parity_draws_a_suite_type_as_project(noise_type):
+    # no original to replay: flags, images and texts per (eval seed, sample), exactly as under `project`
     images, texts = _data(40)
-    paper, paper_images, paper_texts = _noised(NoiseCondition(noise_type, 10, 3, "paper"), images, texts)
-    corrected, corrected_images, corrected_texts = _noised(
-        NoiseCondition(noise_type, 10, 3, "corrected"), images, texts
-    )
-    assert paper.replay is None and not paper.cond.replays_original
+    original, original_images, original_texts = _noised(NoiseCondition(noise_type, 10, 3, "original"), images, texts)
+    project, project_images, project_texts = _noised(NoiseCondition(noise_type, 10, 3, "project"), images, texts)
+    assert original.replay is None and not original.cond.replays_original
     for flags in ("image_noised", "text_noised", "text_masked"):
-        np.testing.assert_array_equal(getattr(paper, flags), getattr(corrected, flags))
-    np.testing.assert_array_equal(paper_images, corrected_images)
-    assert paper_texts == corrected_texts
+        np.testing.assert_array_equal(getattr(original, flags), getattr(project, flags))
+    np.testing.assert_array_equal(original_images, project_images)
+    assert original_texts == project_texts
 
 
 @pytest.mark.parametrize("noise_type", PAPER_NOISE_TYPES)
-def test_paper_mode_replays_the_papers_types_and_needs_the_recorded_sizes(noise_type):
-    cond = NoiseCondition(noise_type, 5, 1, "paper")
-    assert cond.replays_original and not NoiseCondition(noise_type, 5, 1, "corrected").replays_original
+def test_original_noise_parity_replays_the_papers_types_and_needs_the_recorded_sizes(noise_type):
+    cond = NoiseCondition(noise_type, 5, 1, "original")
+    assert cond.replays_original and not NoiseCondition(noise_type, 5, 1, "project").replays_original
     with pytest.raises(ValueError, match="replays the original evaluation and needs"):
         TestNoiser(cond, 2, ["a b", "c"])  # no image sizes: nothing to replay the draws on
     noiser = TestNoiser(cond, 2, ["a b", "c"], np.array([[16, 16], [16, 20]]))
@@ -266,12 +264,12 @@ def params():
     return load_params(PROJECT_ROOT / "params.yaml")
 
 
-def test_validation_takes_every_type_in_both_modes_and_names_an_unknown_one(params):
+def test_validation_takes_every_type_under_both_noise_parities_and_names_an_unknown_one(params):
     assert load_schema()["$defs"]["noiseType"]["enum"] == list(NOISE_TYPE_NAMES)
     config = copy.deepcopy(params)
     config["grid"]["noise_types"] = list(NOISE_TYPE_NAMES)
-    for mode in ("paper", "corrected"):
-        config["noise"]["mode"] = mode
+    for noise_parity in ("original", "project"):
+        config["parity"]["noise"] = noise_parity
         validate_params(config)
     config["grid"]["noise_types"] = ["gaussian", "wordswap"]
     with pytest.raises(ParamsError, match=r"'grid.noise_types\[1\]': 'wordswap' is not one of"):

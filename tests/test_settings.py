@@ -4,7 +4,8 @@ import dataclasses
 
 import pytest
 
-from pdf_core.config import RUN_PARITY_KEYS, load_params
+from pdf_core.config import load_params
+from pdf_core.parity import RUN_PARITY_KEYS
 from pdf_core.settings import RunSettings, make_settings, model_hparams, run_settings, setting_layers
 from tests.conftest import PROJECT_ROOT
 

@@ -29,8 +29,9 @@ def test_one_stamp_per_stage_and_owner(params):
     grid = params["grid"]
     jobs = list(Stamps(params).every().values())
     n_models = len(grid["models"])
-    # generate (the synthetic kind), splits, glove, features, encode; train + evaluate per model; aggregate
-    assert len(jobs) == len(grid["datasets"]) * (5 + 2 * n_models) + 1 == 26
+    # generate (the synthetic kind), splits, glove, features, encode, encode_noisy; train + evaluate per
+    # model; aggregate
+    assert len(jobs) == len(grid["datasets"]) * (6 + 2 * n_models) + 1 == 27
     assert ("generate", "synthetic", None) in jobs and not any(stage == "download" for stage, _, _ in jobs)
     assert not any(stage == "tune" for stage, _, _ in jobs)  # no method is tuned on dev in params.yaml
 
@@ -45,6 +46,12 @@ def test_an_upstream_setting_moves_everything_downstream(params):
     assert ("features", "synthetic", None) in changed and ("encode", "synthetic", None) in changed
     assert ("splits", "synthetic", None) not in changed and ("glove", "synthetic", None) not in changed
     assert {("train", "synthetic", m) for m in params["grid"]["models"]} <= changed
+
+
+def test_the_noise_draws_move_the_noisy_test_features_and_the_evaluations_not_the_training(params):
+    changed = _changed(params, lambda p: p["parity"].update(noise="project"))
+    evaluations = {("evaluate", "synthetic", m) for m in params["grid"]["models"]}
+    assert changed == {("encode_noisy", "synthetic", None), ("aggregate", None, None)} | evaluations
 
 
 def test_a_new_seed_is_new_files_not_a_changed_setting(params):

@@ -12,7 +12,7 @@ import yaml
 from pdf_core.config import ParamsError, dataset_config, validate_params
 from pdf_core.inputs import CorruptedRows, NoisyTrainInputs, SplitInputs, epoch_sources, finetune_inputs
 from pdf_core.noise import NoiseCondition
-from pdf_core.train_noise import TRAIN_NOISE_KEY, TRAIN_NOISE_MODE, train_conditions
+from pdf_core.train_noise import TRAIN_NOISE_KEY, TRAIN_NOISE_PARITY, train_conditions
 from tests.conftest import PROJECT_ROOT, settings, snakemake_exe
 from tests.test_presets import _job_counts, _run, _workflow_copy
 
@@ -121,7 +121,7 @@ def test_finetune_rows_are_the_frozen_paths_input(tmp_path):
     build_features(splits, raw, feats, ds["text_encoder_spec"], 32, "error")
     idx = np.array([9, 0, 4, 3, 17])
     for noise_type, keys in (("gaussian", {"images", "input_ids", "attention_mask", "bow"}), ("jpeg", {"images"})):
-        cond = NoiseCondition(noise_type, 10, TRAIN_NOISE_KEY, TRAIN_NOISE_MODE)
+        cond = NoiseCondition(noise_type, 10, TRAIN_NOISE_KEY, TRAIN_NOISE_PARITY)
         whole = finetune_inputs(feats, "train", ds, glove, cond)
         rows = CorruptedRows(feats, ds, glove, cond).batch(idx, CPU)
         assert rows.keys() == keys, noise_type
@@ -130,8 +130,8 @@ def test_finetune_rows_are_the_frozen_paths_input(tmp_path):
         assert whole.image_noised[idx].any() and not whole.image_noised[idx].all()  # some rows stay clean
 
 
-def _corrected(params):
-    params["noise"]["mode"] = "corrected"
+def _project_noise(params):
+    params["parity"]["noise"] = "project"
     return params
 
 
@@ -144,18 +144,18 @@ def _corrected(params):
         (lambda p: p["train"]["noise"].pop("levels"), r"missing key under 'train\.noise': 'levels'"),
         (lambda p: p["train"]["noise"].update(sigma=1), r"unknown key 'sigma' under 'train\.noise'"),
         (
-            lambda p: _corrected(p)["train"]["noise"].update(probability=0.5, types=["jpeg"]),
+            lambda p: _project_noise(p)["train"]["noise"].update(probability=0.5, types=["jpeg"]),
             r"'train\.noise': probability 0\.5 needs levels to draw from",
         ),
         (
             lambda p: p["models"]["qmf"].update(noise={"types": ["gaussian"], "levels": [5], "probability": 0.5}),
-            r"'models\.qmf\.noise': train-time corruption needs noise\.mode corrected",
+            r"'models\.qmf\.noise': train-time corruption needs parity\.noise project",
         ),
         (
             lambda p: p["datasets"]["synthetic"].update(
                 models={"qmf": {"noise": {"types": ["gaussian"], "levels": [5], "probability": 0.5}}}
             ),
-            r"'datasets\.synthetic\.models\.qmf\.noise': train-time corruption needs noise\.mode corrected",
+            r"'datasets\.synthetic\.models\.qmf\.noise': train-time corruption needs parity\.noise project",
         ),
         (
             lambda p: p["tune"].update(models=["qmf"], grid={"noise": [{"types": [], "levels": [], "probability": 0}]}),
@@ -173,8 +173,8 @@ def test_config_errors_name_the_key(edit, message):
 def test_encode_stage_refuses_what_validation_refuses():
     from pdf_core.stages import encode
 
-    params = validate_params(_params())  # noise.mode paper
-    for level, message in ((5.0, "needs noise.mode corrected"), (0.0, "the level must be > 0")):
+    params = validate_params(_params())  # parity.noise original
+    for level, message in ((5.0, "needs parity.noise project"), (0.0, "the level must be > 0")):
         args = argparse.Namespace(dataset="synthetic", noise_type=None, train_noise="gaussian", level=level)
         with pytest.raises(ValueError, match=message):
             encode.run(params, args)

@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from tqdm import tqdm
 
-from pdf_core.noise import gaussian_image_corrected, mask_text
+from pdf_core.noise import gaussian_image_clipped, mask_text
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +208,8 @@ def corrupt_image(image: Image.Image, noise_std: float, rng: np.random.Generator
     """Gaussian pixel noise of std ``noise_std`` (0-255 units, same on all channels), clipped; 0 leaves it."""
     if noise_std == 0:
         return image
-    # the corrected protocol's Gaussian noise, whose level e has std 10 e
-    return Image.fromarray(gaussian_image_corrected(np.asarray(image), noise_std / 10.0, rng))
+    # the project's test-time Gaussian noise (parity.noise: project), whose level e has std 10 e
+    return Image.fromarray(gaussian_image_clipped(np.asarray(image), noise_std / 10.0, rng))
 
 
 def generate(

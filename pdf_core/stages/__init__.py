@@ -26,7 +26,19 @@ import importlib
 from types import ModuleType
 
 # pipeline order (the CLI lists them so)
-STAGES = ("generate", "download", "splits", "glove", "features", "encode", "tune", "train", "evaluate", "aggregate")
+STAGES = (
+    "generate",
+    "download",
+    "splits",
+    "glove",
+    "features",
+    "encode",
+    "encode_noisy",
+    "tune",
+    "train",
+    "evaluate",
+    "aggregate",
+)
 
 
 def stage_module(name: str) -> ModuleType:

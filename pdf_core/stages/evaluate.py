@@ -9,11 +9,11 @@ from pdf_core.stages.model_runs import run_reads, split_inputs
 
 SCOPE = "model"
 STAMP_DIR = "runs"
-UPSTREAM = ("train",)
+UPSTREAM = ("train", "encode_noisy")
 
 
 def reads(params: dict, dataset: str, model: str) -> dict:
-    return {**run_reads(params, dataset, model), "noise": params["noise"]}
+    return {**run_reads(params, dataset, model), "noise_parity": params["parity"]["noise"]}
 
 
 def outputs(params: dict, dataset: str, model: str) -> list:
@@ -24,7 +24,7 @@ def add_arguments(parser) -> None:
     add_run_arguments(parser, seeds="many")
 
 
-def _condition_inputs(params: dict, ds: dict, hp, mode: str) -> list:
+def _condition_inputs(params: dict, ds: dict, hp, noise_parity: str) -> list:
     """(condition, loader) for every condition of the grid; each loader reads one condition's test inputs."""
     from functools import partial
 
@@ -35,7 +35,7 @@ def _condition_inputs(params: dict, ds: dict, hp, mode: str) -> list:
     name = ds["name"]
     loaders = []
     for noise_type, level, eval_seed in conditions(params["grid"]):
-        cond = NoiseCondition(noise_type, level, eval_seed, mode)
+        cond = NoiseCondition(noise_type, level, eval_seed, noise_parity)
         if hp.mode == "finetune":
             loader = partial(finetune_inputs, paths.features_dir(name), "test", ds, paths.glove_dir(name), cond)
         elif level == 0:  # nothing is noised at level 0: the clean test cache is that condition
@@ -52,7 +52,8 @@ def run(params: dict, args) -> None:
 
     ds = dataset_block(params, args.dataset)
     hp = run_settings(params, args.model, args.dataset)
-    mode = reads(params, args.dataset, args.model)["noise"]["mode"]
+    noise_parity = reads(params, args.dataset, args.model)["noise_parity"]
     checkpoints = [paths.run_dir(args.dataset, args.model, seed) / "model.pt" for seed in args.seed]
     train_inputs = split_inputs(ds, hp, "train")  # sizes the models
-    evaluate_runs(checkpoints, hp, ds, params["features"], train_inputs, _condition_inputs(params, ds, hp, mode))
+    conditions = _condition_inputs(params, ds, hp, noise_parity)
+    evaluate_runs(checkpoints, hp, ds, params["features"], train_inputs, conditions)

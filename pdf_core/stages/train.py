@@ -59,7 +59,7 @@ def train_split_inputs(ds: dict, hp):
     the encode stage's caches; finetune mode: corrupted when a batch asks for them)."""
     from pdf_core.inputs import CorruptedRows, NoisyTrainInputs, frozen_inputs
     from pdf_core.noise import NoiseCondition
-    from pdf_core.train_noise import TRAIN_NOISE_KEY, TRAIN_NOISE_MODE, train_conditions
+    from pdf_core.train_noise import TRAIN_NOISE_KEY, TRAIN_NOISE_PARITY, train_conditions
 
     clean = split_inputs(ds, hp, "train")
     versions = train_conditions(hp.noise)
@@ -71,7 +71,7 @@ def train_split_inputs(ds: dict, hp):
             cache = paths.frozen_train_noisy(name, noise_type, level)
             named.append((str(cache), frozen_inputs(cache)))
         else:
-            cond = NoiseCondition(noise_type, level, TRAIN_NOISE_KEY, TRAIN_NOISE_MODE)
+            cond = NoiseCondition(noise_type, level, TRAIN_NOISE_KEY, TRAIN_NOISE_PARITY)
             rows = CorruptedRows(paths.features_dir(name), ds, paths.glove_dir(name), cond)
             named.append((f"train split under {noise_type} at level {level:g}", rows))
     return NoisyTrainInputs(clean, named, hp.noise["probability"])

@@ -31,7 +31,6 @@ rule features:
 ENCODE_INPUTS = dict(
     store=paths.feature_files("{dataset}"),
     glove=paths.glove_files("{dataset}")["vectors"],
-    stamp=stamp("encode"),
 )
 
 
@@ -39,6 +38,7 @@ rule encode_clean:
     """Frozen-encoder features of the clean train/dev/test splits."""
     input:
         **ENCODE_INPUTS,
+        stamp=stamp("encode"),
     output:
         [paths.frozen_clean("{dataset}", s) for s in paths.SPLITS],
     log:
@@ -60,6 +60,7 @@ rule encode_noisy:
     """Frozen-encoder features of the test split under one noise type, every level > 0 and eval seed."""
     input:
         **ENCODE_INPUTS,
+        stamp=stamp("encode_noisy"),
     output:
         [paths.frozen_noisy("{dataset}", *c) for c in conditions(GRID, noisy_only=True, noise_type="{noise_type}")],
     log:
@@ -73,7 +74,7 @@ rule encode_noisy:
     message:
         "frozen features of {wildcards.dataset}, test under {wildcards.noise_type}"
     shell:
-        "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} encode"
+        "OMP_NUM_THREADS={threads} python -m pdf_core --params {PARAMS_FILE:q} encode-noisy"
         " --dataset {wildcards.dataset:q} --noise-type {wildcards.noise_type} > {log:q} 2>&1"
 
 
@@ -82,6 +83,7 @@ rule encode_train_noisy:
     ones a run's `train.noise` names are asked for (common.smk: train_noisy_caches)."""
     input:
         **ENCODE_INPUTS,
+        stamp=stamp("encode"),
     output:
         paths.frozen_train_noisy("{dataset}", "{train_noise_type}", "{train_noise_level}"),
     log:
