@@ -75,8 +75,8 @@ ENCODED = {"encode_clean": 1, "encode_noisy": 1, **TRAINED}
 CODE_EDITS = {
     "pdf_core/seeding.py": {"stamp": 5, **TRAINED},
     # the generator draws its capture corruption with noise.py's functions: the generated data reruns too
-    "pdf_core/noise.py": {"stamp": 10, "raw_data": 1, "splits": 1, "glove": 1, "features": 1, **ENCODED},
-    "pdf_core/features/encoders.py": {"stamp": 7, "features": 1, **ENCODED},
+    "pdf_core/noise.py": {"stamp": 11, "raw_data": 1, "splits": 1, "glove": 1, "features": 1, **ENCODED},
+    "pdf_core/features/encoders.py": {"stamp": 8, "features": 1, **ENCODED},
     "pdf_core/models/qmf.py": {"stamp": 3, "train": 2, "evaluate": 1, "aggregate": 1, "all": 1},
     "pdf_core/aggregate.py": {"stamp": 1, "aggregate": 1, "all": 1},
 }
@@ -139,6 +139,9 @@ def test_pipeline_snakemake_and_dvc(repo, cli_env):
 
     assert "Nothing to be done" in _run(smk + ["-n"], repo, cli_env)
     _check_code_edits_rerun_exactly_their_jobs(repo, smk, cli_env)
+    # the noise draws: the noisy test caches and every evaluation, no training
+    dry = _run(smk + ["-n", "--config", "parity={noise: project}"], repo, cli_env)
+    assert _job_counts(dry) == {"stamp": 4, "encode_noisy": 1, "evaluate": 2, "aggregate": 1, "all": 1}, dry[-2000:]
 
     # DVC on top: repro only records hashes (Snakemake has nothing to do), then both agree.
     repro = _run(["dvc", "repro"], repo, cli_env)
