@@ -65,11 +65,12 @@ def dataset_block(params: dict, name: str) -> dict:
     return dataset_config(params, name)
 
 
-def encoder_specs(params: dict, dataset: str) -> dict:
-    """The dataset's three encoder specs (text, image, GloVe), resolved: what its frozen features and its
-    models' inputs come from."""
+def feature_reads(params: dict, dataset: str) -> dict:
+    """What a dataset's frozen features and its models' inputs come from: its three encoder specs (text,
+    image, GloVe), resolved, and the ``features`` settings."""
     ds = dataset_block(params, dataset)
-    return {key: ds[key] for key in ("text_encoder_spec", "image_encoder_spec", "glove_spec")}
+    specs = {key: ds[key] for key in ("text_encoder_spec", "image_encoder_spec", "glove_spec")}
+    return {"encoders": specs, "features": params["features"]}
 
 
 def add_dataset_argument(parser) -> None:

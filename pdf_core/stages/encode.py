@@ -6,8 +6,8 @@ re-evaluates the noisy test conditions without retraining a model."""
 from __future__ import annotations
 
 from pdf_core import paths
-from pdf_core.stages import add_dataset_argument
-from pdf_core.stages.frozen_encoding import encode_reads, frozen_encoders
+from pdf_core.stages import add_dataset_argument, feature_reads
+from pdf_core.stages.frozen_encoding import frozen_encoders
 
 SCOPE = "dataset"
 STAMP_DIR = "data/features"
@@ -15,7 +15,7 @@ UPSTREAM = ("features", "glove")
 
 
 def reads(params: dict, dataset: str, model: str | None = None) -> dict:
-    return encode_reads(params, dataset)
+    return feature_reads(params, dataset)
 
 
 def outputs(params: dict, dataset: str, model: str | None = None) -> list:

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from pdf_core import paths
-from pdf_core.stages import add_dataset_argument
-from pdf_core.stages.frozen_encoding import encode_reads, frozen_encoders
+from pdf_core.stages import add_dataset_argument, feature_reads
+from pdf_core.stages.frozen_encoding import frozen_encoders
 
 SCOPE = "dataset"
 STAMP_DIR = "data/features"
@@ -13,7 +13,7 @@ UPSTREAM = ("features", "glove")
 
 
 def reads(params: dict, dataset: str, model: str | None = None) -> dict:
-    return {**encode_reads(params, dataset), "noise_parity": params["parity"]["noise"]}
+    return {**feature_reads(params, dataset), "noise_parity": params["parity"]["noise"]}
 
 
 def outputs(params: dict, dataset: str, model: str | None = None) -> list:

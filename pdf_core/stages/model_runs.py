@@ -4,7 +4,7 @@ Not a stage itself."""
 from __future__ import annotations
 
 from pdf_core import paths
-from pdf_core.stages import encoder_specs
+from pdf_core.stages import feature_reads
 
 
 def run_reads(params: dict, dataset: str, model: str) -> dict:
@@ -13,8 +13,7 @@ def run_reads(params: dict, dataset: str, model: str) -> dict:
 
     return {
         "hparams": model_hparams(params, model, dataset),
-        "encoders": encoder_specs(params, dataset),
-        "features": params["features"],
+        **feature_reads(params, dataset),
     }
 
 
